@@ -1,0 +1,14 @@
+//! The local platform, never deployed: every function in one process ([`runner`]), the local
+//! services ([`services`]: PostgreSQL, the Pub/Sub emulator), the topology generator
+//! ([`topology`]) and the benchmarks ([`bench`]).
+
+pub mod bench;
+pub mod pubsub;
+pub mod runner;
+pub mod services;
+pub mod topology;
+
+/// Every function crate under `functions/`.
+pub mod registry {
+    include!(concat!(env!("OUT_DIR"), "/registry.rs"));
+}

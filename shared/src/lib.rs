@@ -1,0 +1,23 @@
+//! `olympus`: everything two Olympus functions would otherwise copy.
+//!
+//! A function crate exports a [`Function`] spec (name, trigger, published events, router) and
+//! its `main` calls [`runtime::serve`]. The dev runner mounts every spec in one process; the
+//! topology generator turns the same specs into Terraform input.
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod events;
+pub mod function;
+pub mod http;
+pub mod runtime;
+pub mod state;
+pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use config::Config;
+pub use error::{Error, Result};
+pub use function::{Function, Trigger};
+pub use state::AppState;

@@ -1,0 +1,92 @@
+//! The state every handler receives: configuration, the database pool, the event publisher and
+//! the access-token verifier. Built without any network round trip so start-up stays in
+//! milliseconds; connections are opened on first use.
+
+use std::sync::Arc;
+
+use crate::auth::Verifier;
+use crate::config::{Config, ConfigError};
+use crate::db::{self, Pool};
+use crate::error::Error;
+use crate::events::publisher::{self, Publisher};
+
+/// Shared, cheaply cloned application state.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    db: Option<Pool>,
+    publisher: Arc<dyn Publisher>,
+    verifier: Verifier,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("service", &self.inner.config.service)
+            .field("db", &self.inner.db.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// Assembles state from its parts (the dev runner and tests choose their own publisher).
+    pub fn new(
+        config: Config,
+        db: Option<Pool>,
+        publisher: Arc<dyn Publisher>,
+        verifier: Verifier,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                db,
+                publisher,
+                verifier,
+            }),
+        }
+    }
+
+    /// Production assembly from configuration: a lazy pool, the Pub/Sub publisher when a
+    /// project is configured, the verifier from `AUTH_JWKS`.
+    pub fn from_config(config: Config) -> Result<Self, ConfigError> {
+        let db = config
+            .database_url
+            .as_deref()
+            .map(|url| db::pool(url, config.database_pool_size))
+            .transpose()?;
+        let publisher = publisher::from_config(&config);
+        let verifier = Verifier::from_config(&config)?;
+        Ok(Self::new(config, db, publisher, verifier))
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The pool, or a 503 when this deployment has no database configured.
+    pub fn db(&self) -> Result<&Pool, Error> {
+        self.inner.db.as_ref().ok_or_else(|| {
+            Error::unavailable(std::io::Error::other("DATABASE_URL is not configured"))
+        })
+    }
+
+    pub fn publisher(&self) -> &Arc<dyn Publisher> {
+        &self.inner.publisher
+    }
+
+    pub fn verifier(&self) -> &Verifier {
+        &self.inner.verifier
+    }
+
+    /// Flushes the publisher and closes the pool; called once on shutdown.
+    pub async fn close(&self) {
+        self.inner.publisher.flush().await;
+        if let Some(pool) = &self.inner.db {
+            pool.close();
+        }
+    }
+}
