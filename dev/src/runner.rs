@@ -210,10 +210,10 @@ fn schedule_job(
             }
             match function.run_job(state.clone()).await {
                 Ok(report) => {
-                    tracing::info!(function = function.name(), %report, "scheduled job finished")
+                    tracing::info!(function = function.name(), %report, "scheduled job finished");
                 }
                 Err(error) => {
-                    tracing::error!(function = function.name(), %error, "scheduled job failed")
+                    tracing::error!(function = function.name(), %error, "scheduled job failed");
                 }
             }
         }

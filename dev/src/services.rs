@@ -178,8 +178,14 @@ impl Postgres {
                    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
                      CREATE ROLE {APP_ROLE} LOGIN PASSWORD '{APP_PASSWORD}' NOSUPERUSER NOBYPASSRLS NOCREATEDB;
                    END IF;
-                 END $$;
-                 CREATE DATABASE \"{database}\" OWNER {OWNER_ROLE};"
+                 END $$;"
+            ))
+            .await
+            .context("cannot create the roles")?;
+        // Its own statement: CREATE DATABASE cannot run in the implicit transaction of a batch.
+        client
+            .batch_execute(&format!(
+                "CREATE DATABASE \"{database}\" OWNER {OWNER_ROLE}"
             ))
             .await
             .with_context(|| format!("cannot create database {database}"))?;

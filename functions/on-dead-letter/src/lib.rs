@@ -21,7 +21,25 @@ struct RecordDeadLetter;
 
 /// Where Pub/Sub says the message came from (attributes it adds when dead-lettering).
 const SOURCE_SUBSCRIPTION: &str = "CloudPubSubDeadLetterSourceSubscription";
+const SOURCE_PROJECT: &str = "CloudPubSubDeadLetterSourceSubscriptionProject";
 const SOURCE_DELIVERY_COUNT: &str = "CloudPubSubDeadLetterSourceDeliveryCount";
+
+/// The source subscription's full path: Pub/Sub gives its short id and project separately.
+fn source_subscription(message: &PushMessage) -> Option<String> {
+    let name = message.attributes.get(SOURCE_SUBSCRIPTION)?;
+    if name.contains('/') {
+        return Some(name.clone());
+    }
+    let project = message
+        .attributes
+        .get(SOURCE_PROJECT)
+        .cloned()
+        .or_else(|| {
+            // Same project as this (dead-letter) subscription: projects/P/subscriptions/S.
+            message.subscription.split('/').nth(1).map(str::to_owned)
+        })?;
+    Some(format!("projects/{project}/subscriptions/{name}"))
+}
 
 impl PushHandler for RecordDeadLetter {
     type Decoded = ();
@@ -47,6 +65,7 @@ impl PushHandler for RecordDeadLetter {
             .get(SOURCE_DELIVERY_COUNT)
             .and_then(|c| c.parse().ok())
             .or_else(|| message.delivery_attempt.and_then(|a| i32::try_from(a).ok()));
+        let source = source_subscription(message);
         let attributes = serde_json::to_value(&message.attributes)
             .map_err(|e| EventError::permanent(e.to_string()))?;
         ctx.tx
@@ -59,7 +78,7 @@ impl PushHandler for RecordDeadLetter {
                 &[
                     &Uuid::now_v7(),
                     &message.message_id,
-                    &message.attributes.get(SOURCE_SUBSCRIPTION),
+                    &source,
                     &delivery_attempts,
                     &envelope.as_ref().map(|e| e.id),
                     &envelope.as_ref().map(|e| e.event_type.clone()),
@@ -72,7 +91,7 @@ impl PushHandler for RecordDeadLetter {
             .await?;
         tracing::warn!(
             message_id = %message.message_id,
-            source = message.attributes.get(SOURCE_SUBSCRIPTION).map_or("unknown", String::as_str),
+            source = source.as_deref().unwrap_or("unknown"),
             event_type = envelope.as_ref().map_or("unknown", |e| e.event_type.as_str()),
             "dead letter recorded"
         );

@@ -46,16 +46,23 @@ struct PushBody {
     delivery_attempt: Option<u32>,
 }
 
+/// The message of a push body. Pub/Sub sends both camelCase and snake_case names of the id and
+/// publish time (the emulator too), so both are read as separate fields: serde aliases would
+/// reject the body as a duplicate field.
 #[derive(Deserialize)]
 struct PushBodyMessage {
     #[serde(default)]
     data: Option<String>,
     #[serde(default)]
     attributes: Option<BTreeMap<String, String>>,
-    #[serde(rename = "messageId", alias = "message_id")]
-    message_id: String,
-    #[serde(default, rename = "publishTime", alias = "publish_time")]
-    publish_time: Option<DateTime<Utc>>,
+    #[serde(default, rename = "messageId")]
+    message_id_camel: Option<String>,
+    #[serde(default, rename = "message_id")]
+    message_id_snake: Option<String>,
+    #[serde(default, rename = "publishTime")]
+    publish_time_camel: Option<DateTime<Utc>>,
+    #[serde(default, rename = "publish_time")]
+    publish_time_snake: Option<DateTime<Utc>>,
 }
 
 impl PushMessage {
@@ -63,17 +70,23 @@ impl PushMessage {
     pub fn decode(body: &[u8]) -> Result<Self, String> {
         let body: PushBody =
             serde_json::from_slice(body).map_err(|e| format!("not a Pub/Sub push body: {e}"))?;
-        let data = match body.message.data {
+        let data = match &body.message.data {
             Some(encoded) => base64::engine::general_purpose::STANDARD
                 .decode(encoded.as_bytes())
                 .map_err(|e| format!("message.data is not base64: {e}"))?,
             None => Vec::new(),
         };
+        let message = body.message;
+        let message_id = message
+            .message_id_camel
+            .or(message.message_id_snake)
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| "message.messageId is missing".to_owned())?;
         Ok(Self {
             data,
-            attributes: body.message.attributes.unwrap_or_default(),
-            message_id: body.message.message_id,
-            publish_time: body.message.publish_time,
+            attributes: message.attributes.unwrap_or_default(),
+            message_id,
+            publish_time: message.publish_time_camel.or(message.publish_time_snake),
             subscription: body.subscription,
             delivery_attempt: body.delivery_attempt,
         })
@@ -350,6 +363,15 @@ mod tests {
         assert_eq!(message.message_id, "42");
         assert_eq!(message.subscription, "projects/p/subscriptions/s");
         assert_eq!(message.delivery_attempt, Some(3));
+        assert!(message.publish_time.is_some());
+    }
+
+    #[test]
+    fn accepts_the_emulators_doubled_field_names() {
+        let body = r#"{"subscription":"projects/p/subscriptions/s","message":{"publishTime":"2026-11-24T03:40:35.026Z","data":"aGVsbG8=","publish_time":"2026-11-24T03:40:35.026Z","messageId":"1","attributes":{"a":"b"},"message_id":"1"}}"#;
+        let message = PushMessage::decode(body.as_bytes()).unwrap();
+        assert_eq!(message.message_id, "1");
+        assert_eq!(message.data, b"hello");
         assert!(message.publish_time.is_some());
     }
 

@@ -57,10 +57,20 @@ impl TestDb {
             .await
             .expect("cannot connect to the test cluster");
         let driver = tokio::spawn(connection);
+        // The clone keeps the template's owner (the migration role), as a deployed database would.
+        let owner: String = client
+            .query_one(
+                "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = $1",
+                &[&TEMPLATE_DATABASE],
+            )
+            .await
+            .expect("the template database exists")
+            .get(0);
         // Concurrent clones of one template are fine as long as nobody is connected to it.
         client
             .batch_execute(&format!(
-                "CREATE DATABASE \"{name}\" TEMPLATE {TEMPLATE_DATABASE}"
+                "CREATE DATABASE \"{name}\" TEMPLATE {TEMPLATE_DATABASE} OWNER {}",
+                crate::db::quote_ident(&owner)
             ))
             .await
             .expect("cannot clone the template database");
