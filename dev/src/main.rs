@@ -268,7 +268,9 @@ async fn with_services(command: &[String]) -> Result<ExitCode> {
         .args(args)
         .env(olympus::testing::ADMIN_URL_VAR, pg.admin_url("{db}"))
         .env(olympus::testing::OWNER_URL_VAR, pg.owner_url("{db}"))
-        .env(olympus::testing::APP_URL_VAR, pg.app_url("{db}"));
+        .env(olympus::testing::APP_URL_VAR, pg.app_url("{db}"))
+        .env("OLYMPUS_TEST_SOCKET_DIR", pg.dir())
+        .env("OLYMPUS_TEST_PORT", pg.port.to_string());
     match &emulator {
         Some(emulator) => child.env("PUBSUB_EMULATOR_HOST", &emulator.host),
         None => child.env_remove("PUBSUB_EMULATOR_HOST"),

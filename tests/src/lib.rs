@@ -161,12 +161,18 @@ async fn create(
     ))
 }
 
+/// Panics, to prove a panic becomes a 500 problem and never a dropped connection.
+async fn panic() -> &'static str {
+    panic!("probe panic with a secret: hunter2")
+}
+
 /// The HTTP probe function (served by the probe binary and mountable in the test platform).
 pub fn http_probe() -> Function {
     Function::http("probe-http")
         .route(&Method::GET, "/probe/slow", slow)
         .route(&Method::GET, "/probe/echo", echo)
         .route(&Method::POST, "/probe/echo", echo)
+        .route(&Method::GET, "/probe/panic", panic)
         .idempotent_route(
             &Method::POST,
             "/probe/records",

@@ -177,3 +177,60 @@ async fn migrations_are_idempotent_and_report_nothing_new_on_a_second_run() {
     let missing = db::migrate(&mut owner, "no_such_role").await.unwrap_err();
     assert!(missing.to_string().contains("no_such_role"), "{missing}");
 }
+
+#[tokio::test]
+async fn constraint_violations_become_client_errors_naming_the_constraint() {
+    let test_db = TestDb::create().await;
+    let pool = test_db.app_pool();
+    let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+    insert_tenant(&pool, a, "same-slug").await;
+    let mut client = pool.get().await.unwrap();
+    let tx = db::tenant_tx(&mut client, b).await.unwrap();
+    let duplicate = tx
+        .execute(
+            "INSERT INTO platform.tenants (id, slug, name) VALUES ($1, 'same-slug', 'B')",
+            &[&b],
+        )
+        .await
+        .unwrap_err();
+    let err = olympus::Error::from(duplicate);
+    assert_eq!(err.status().as_u16(), 409);
+    assert_eq!(err.code(), "already_exists");
+    assert_eq!(err.problem().extensions["constraint"], "tenants_slug_key");
+    drop(tx);
+
+    let tx = db::tenant_tx(&mut client, b).await.unwrap();
+    let bad_slug = tx
+        .execute(
+            "INSERT INTO platform.tenants (id, slug, name) VALUES ($1, 'Not A Slug', 'B')",
+            &[&b],
+        )
+        .await
+        .unwrap_err();
+    let err = olympus::Error::from(bad_slug);
+    assert_eq!(err.status().as_u16(), 422);
+    assert_eq!(err.code(), "constraint_violation");
+}
+
+/// Cloud SQL is reached through a Unix socket directory (`host=/cloudsql/...`): the same form
+/// against the test cluster's socket directory.
+#[tokio::test]
+async fn pools_connect_through_unix_sockets() {
+    let Ok(socket_dir) = std::env::var("OLYMPUS_TEST_SOCKET_DIR") else {
+        panic!("OLYMPUS_TEST_SOCKET_DIR is not set: run with `make test`");
+    };
+    let test_db = TestDb::create().await;
+    let port = std::env::var("OLYMPUS_TEST_PORT").unwrap();
+    let url = format!(
+        "host={socket_dir} port={port} user=olympus_app password=olympus-app-local dbname={}",
+        test_db.name
+    );
+    let pool = db::pool(&url, 1).unwrap();
+    let client = pool.get().await.unwrap();
+    let user: String = client
+        .query_one("SELECT current_user::text", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(user, "olympus_app");
+}

@@ -51,6 +51,10 @@ impl TestPlatform {
         env.insert("AUTH_JWKS".to_owned(), tokens::jwks_json(&[&keys]));
         env.insert("OPERATOR_TENANT_ID".to_owned(), operator_tenant.to_string());
         env.insert("MAX_BODY_BYTES".to_owned(), "65536".to_owned());
+        env.insert(
+            "CORS_ALLOWED_ORIGINS".to_owned(),
+            "https://pos.example".to_owned(),
+        );
         let project = format!("test-{}", Uuid::now_v7().simple());
         let mut functions = dev::registry::all();
         functions.extend(platform_tests::probes());
@@ -98,6 +102,12 @@ impl TestPlatform {
 
     pub async fn owner(&self) -> tokio_postgres::Client {
         TestDb::connect(&self.db.owner_url).await
+    }
+
+    /// A superuser connection: for fixtures that must reach across tenants (RLS binds even the
+    /// owner, since it is FORCEd).
+    pub async fn admin(&self) -> tokio_postgres::Client {
+        TestDb::connect(&self.db.admin_url).await
     }
 
     pub async fn stop(self) {
