@@ -30,6 +30,9 @@ enum Command {
     Up {
         #[arg(long, env = "DEV_PORT", default_value_t = 8080)]
         port: u16,
+        /// Where the throwaway cluster, logs and the operator token live (default: .dev/).
+        #[arg(long, env = "DEV_STATE_DIR")]
+        state_dir: Option<PathBuf>,
     },
     /// Write terraform/functions.auto.tfvars.json from the function specs.
     Topology {
@@ -75,7 +78,9 @@ fn main() -> ExitCode {
 
 async fn run(command: Command) -> Result<ExitCode> {
     match command {
-        Command::Up { port } => up(port).await.map(|()| ExitCode::SUCCESS),
+        Command::Up { port, state_dir } => up(port, state_dir.unwrap_or_else(state_dir_default))
+            .await
+            .map(|()| ExitCode::SUCCESS),
         Command::Topology { check } => topology_command(check),
         Command::WithServices { command } => with_services(&command).await,
         Command::ReplayDeadLetters { ids } => replay(ids).await.map(|()| ExitCode::SUCCESS),
@@ -83,7 +88,7 @@ async fn run(command: Command) -> Result<ExitCode> {
     }
 }
 
-fn state_dir() -> PathBuf {
+fn state_dir_default() -> PathBuf {
     topology::workspace_root().join(".dev")
 }
 
@@ -106,9 +111,8 @@ fn topology_command(check: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn up(port: u16) -> Result<()> {
+async fn up(port: u16, dir: PathBuf) -> Result<()> {
     init_logging();
-    let dir = state_dir();
     std::fs::create_dir_all(&dir)?;
     println!("Olympus local platform");
     let pg = Postgres::start(&dir.join("pg"))?;
@@ -291,7 +295,7 @@ async fn with_services(command: &[String]) -> Result<ExitCode> {
 
 /// Replays dead letters of the platform `make dev` is running.
 async fn replay(ids: Vec<Uuid>) -> Result<()> {
-    let env_file = state_dir().join("env");
+    let env_file = state_dir_default().join("env");
     let text = std::fs::read_to_string(&env_file)
         .with_context(|| format!("{} not found: is `make dev` running?", env_file.display()))?;
     let vars: HashMap<&str, &str> = text.lines().filter_map(|l| l.split_once('=')).collect();

@@ -89,9 +89,15 @@ const HTTP_REQUEST_PREFIX: &str = "httpRequest.";
 pub fn init(config: &Config, service: &str) {
     // Lossy: a typo in RUST_LOG must not stop a function from starting; bad directives are
     // skipped and the rest (or the `info` default) applies.
-    let filter = EnvFilter::builder()
+    let mut filter = EnvFilter::builder()
         .with_default_directive(LevelFilter::INFO.into())
         .from_env_lossy();
+    if std::env::var_os("RUST_LOG").is_none() {
+        // refinery narrates every migration at INFO; the migrate job reports what it applied.
+        if let Ok(quiet) = "refinery_core=warn".parse() {
+            filter = filter.add_directive(quiet);
+        }
+    }
     let (format, installed) = if config.on_cloud_run() {
         let layer = cloud_logging_layer(config.project_id.clone(), std::io::stdout);
         (
