@@ -62,7 +62,10 @@ images:
 	  docker build --build-arg FUNCTION=$$f -f functions/Dockerfile -t olympus/$$f . || exit 1; \
 	done
 
-## Start-up time, idle memory, binary size and /healthz throughput of one release function.
+## Start-up time, idle memory, binary size and /healthz throughput of one release function, then
+## what authentication costs (token verification, added latency, argon2 logins).
 bench:
-	$(CARGO) build --release --locked -p $(BENCH_FUNCTION) -p dev
+	$(MAKE) build FUNCTION=$(BENCH_FUNCTION)
+	$(CARGO) build --release --locked -p dev
 	./target/release/dev bench --function $(BENCH_FUNCTION) --binary target/release/$(BENCH_FUNCTION)
+	./target/release/dev bench-auth

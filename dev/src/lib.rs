@@ -3,6 +3,7 @@
 //! ([`topology`]) and the benchmarks ([`bench`]).
 
 pub mod bench;
+pub mod bench_auth;
 pub mod pubsub;
 pub mod runner;
 pub mod services;

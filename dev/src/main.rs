@@ -53,6 +53,8 @@ enum Command {
     },
     /// Measure a release build of one function (see `make bench`).
     Bench(dev::bench::Args),
+    /// Measure what authentication costs: token verification, added latency, argon2 logins.
+    BenchAuth(dev::bench_auth::Args),
 }
 
 fn main() -> ExitCode {
@@ -85,6 +87,7 @@ async fn run(command: Command) -> Result<ExitCode> {
         Command::WithServices { command } => with_services(&command).await,
         Command::ReplayDeadLetters { ids } => replay(ids).await.map(|()| ExitCode::SUCCESS),
         Command::Bench(args) => dev::bench::run(args).await.map(|()| ExitCode::SUCCESS),
+        Command::BenchAuth(args) => dev::bench_auth::run(args).await.map(|()| ExitCode::SUCCESS),
     }
 }
 
@@ -143,10 +146,15 @@ async fn up(port: u16, dir: PathBuf) -> Result<()> {
         }
     };
 
-    let keys = TestKeys::es256("dev-1").map_err(|e| anyhow!("{e}"))?;
+    let keys = TestKeys::ed25519("dev-1").map_err(|e| anyhow!("{e}"))?;
     let operator_tenant = Uuid::now_v7();
     let mut env = HashMap::new();
     env.insert("AUTH_JWKS".to_owned(), tokens::jwks_json(&[&keys]));
+    env.insert(
+        "AUTH_SIGNING_KEY".to_owned(),
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, keys.pkcs8_der()),
+    );
+    env.insert("AUTH_SIGNING_KEY_ID".to_owned(), keys.kid().to_owned());
     env.insert("OPERATOR_TENANT_ID".to_owned(), operator_tenant.to_string());
     let config = olympus::Config::from(&olympus::config::Env::from_fn(|k| env.get(k).cloned()))
         .map_err(|e| anyhow!("{e}"))?;

@@ -172,6 +172,14 @@ pub struct Config {
     pub auth_audience: String,
     /// `AUTH_JWKS`: the verification key set as JWKS JSON (Secret Manager in production).
     pub auth_jwks: Option<String>,
+    /// `AUTH_SIGNING_KEY`: the private key tokens are signed with, PKCS#8 as PEM or base64 DER
+    /// (only the functions that issue tokens have it). Its public half must be in `AUTH_JWKS`.
+    pub auth_signing_key: Option<String>,
+    /// `AUTH_SIGNING_KEY_ID`: the `kid` of the signing key.
+    pub auth_signing_key_id: Option<String>,
+    /// `AUTH_SIGNING_ALG`: `EdDSA` (default: verifies ~30% faster than ES256 here, see the
+    /// auth benchmark) or `ES256`.
+    pub auth_signing_alg: String,
     /// `CORS_ALLOWED_ORIGINS`: comma-separated origins, `*` for any; unset disables CORS.
     pub cors_allowed_origins: Vec<String>,
     /// `MAX_BODY_BYTES`, default 1 MiB.
@@ -223,6 +231,11 @@ impl Config {
                 .raw("AUTH_AUDIENCE")
                 .unwrap_or_else(|| "olympus".to_owned()),
             auth_jwks: env.raw("AUTH_JWKS"),
+            auth_signing_key: env.raw("AUTH_SIGNING_KEY"),
+            auth_signing_key_id: env.raw("AUTH_SIGNING_KEY_ID"),
+            auth_signing_alg: env
+                .raw("AUTH_SIGNING_ALG")
+                .unwrap_or_else(|| "EdDSA".to_owned()),
             cors_allowed_origins: env.list("CORS_ALLOWED_ORIGINS"),
             max_body_bytes: env.or("MAX_BODY_BYTES", 1024 * 1024)?,
             shutdown_grace: env.seconds("SHUTDOWN_GRACE_SECONDS", Duration::from_secs(8))?,

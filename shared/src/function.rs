@@ -212,24 +212,19 @@ impl std::fmt::Debug for HttpFunction {
 impl HttpFunction {
     /// Serves `method path` with `handler` (axum path syntax: `/v1/orders/{id}`).
     #[must_use]
-    pub fn route<H, T>(mut self, method: &axum::http::Method, path: &str, handler: H) -> Self
+    pub fn route<H, T>(self, method: &axum::http::Method, path: &str, handler: H) -> Self
     where
         H: Handler<T, AppState>,
         T: 'static,
     {
-        let filter = method_filter(method);
-        self.routes.push(RouteSpec {
-            method: method.as_str().to_owned(),
-            path: path.to_owned(),
-        });
-        self.router = self.router.route(path, on(filter, handler));
-        self
+        let route = on(method_filter(method), handler);
+        self.mount(method, path, route)
     }
 
     /// Serves a mutating route behind `Idempotency-Key` handling (see [`Idempotency`]).
     #[must_use]
     pub fn idempotent_route<H, T>(
-        mut self,
+        self,
         method: &axum::http::Method,
         path: &str,
         handler: H,
@@ -239,16 +234,25 @@ impl HttpFunction {
         H: Handler<T, AppState>,
         T: 'static,
     {
-        let filter = method_filter(method);
-        self.routes.push(RouteSpec {
-            method: method.as_str().to_owned(),
-            path: path.to_owned(),
-        });
-        let route = on(filter, handler).layer(axum::middleware::from_fn(
+        let route = on(method_filter(method), handler).layer(axum::middleware::from_fn(
             move |request: axum::extract::Request, next: axum::middleware::Next| {
                 idempotency::middleware(mode, request, next)
             },
         ));
+        self.mount(method, path, route)
+    }
+
+    /// Records the route in the spec and mounts it: the one place both happen.
+    fn mount(
+        mut self,
+        method: &axum::http::Method,
+        path: &str,
+        route: axum::routing::MethodRouter<AppState>,
+    ) -> Self {
+        self.routes.push(RouteSpec {
+            method: method.as_str().to_owned(),
+            path: path.to_owned(),
+        });
         self.router = self.router.route(path, route);
         self
     }

@@ -4,6 +4,7 @@
 //! its `main` calls [`runtime::serve`]. The dev runner mounts every spec in one process; the
 //! topology generator turns the same specs into Terraform input.
 
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod db;
@@ -11,9 +12,11 @@ pub mod error;
 pub mod events;
 pub mod function;
 pub mod http;
+pub mod plans;
 pub mod runtime;
 pub mod state;
 pub mod telemetry;
+pub mod tenants;
 #[cfg(feature = "testing")]
 pub mod testing;
 

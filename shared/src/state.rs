@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::auth::Verifier;
+use crate::auth::{Signer, Verifier};
 use crate::config::{Config, ConfigError};
 use crate::db::{self, Pool};
 use crate::error::Error;
@@ -21,6 +21,7 @@ struct Inner {
     db: Option<Pool>,
     publisher: Arc<dyn Publisher>,
     verifier: Verifier,
+    signer: Option<Signer>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -40,12 +41,18 @@ impl AppState {
         publisher: Arc<dyn Publisher>,
         verifier: Verifier,
     ) -> Self {
+        let signer = Signer::from_config(&config).unwrap_or_else(|e| {
+            // Callers that need a signer fail clearly at first use (see `signer()`).
+            tracing::error!(error = %e, "token signing disabled");
+            None
+        });
         Self {
             inner: Arc::new(Inner {
                 config,
                 db,
                 publisher,
                 verifier,
+                signer,
             }),
         }
     }
@@ -60,6 +67,8 @@ impl AppState {
             .transpose()?;
         let publisher = publisher::from_config(&config);
         let verifier = Verifier::from_config(&config)?;
+        // Validated here so a bad key stops start-up; `new` then rebuilds it infallibly.
+        Signer::from_config(&config)?;
         Ok(Self::new(config, db, publisher, verifier))
     }
 
@@ -80,6 +89,15 @@ impl AppState {
 
     pub fn verifier(&self) -> &Verifier {
         &self.inner.verifier
+    }
+
+    /// The token signer, for the functions that issue tokens.
+    pub fn signer(&self) -> Result<&Signer, Error> {
+        self.inner.signer.as_ref().ok_or_else(|| {
+            Error::internal(std::io::Error::other(
+                "AUTH_SIGNING_KEY is not configured for this function",
+            ))
+        })
     }
 
     /// Flushes the publisher and closes the pool; called once on shutdown.

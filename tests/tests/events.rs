@@ -454,3 +454,101 @@ async fn in_process_bus_delivers_dedupes_and_dead_letters_without_the_emulator()
     assert_eq!(effects(&platform, good.id).await, 1);
     platform.stop().await;
 }
+
+fn push_body(
+    platform: &TestPlatform,
+    subscription: &str,
+    message_id: &str,
+    data: &[u8],
+) -> serde_json::Value {
+    serde_json::json!({
+        "message": {
+            "data": base64::engine::general_purpose::STANDARD.encode(data),
+            "messageId": message_id,
+        },
+        "subscription": format!("projects/{}/subscriptions/{subscription}", platform.project),
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_outcomes_map_to_ack_retry_and_permanent_failure() {
+    let platform = TestPlatform::start(None).await;
+    let post = |body: serde_json::Value| {
+        platform
+            .http
+            .post(platform.url("/events/on-probe-record"))
+            .json(&body)
+            .send()
+    };
+
+    // A transient failure: 503 so Pub/Sub retries, and the handler's partial work rolled back
+    // with its dedupe mark, so the retry does the work.
+    let flaky = Envelope::new(
+        None,
+        &ProbeRecorded {
+            label: "flaky".into(),
+        },
+    )
+    .unwrap();
+    let body = push_body(
+        &platform,
+        "on-probe-record",
+        "m-1",
+        &serde_json::to_vec(&flaky).unwrap(),
+    );
+    let response = post(body.clone()).await.unwrap();
+    assert_eq!(response.status(), 503);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    assert_eq!(effects(&platform, flaky.id).await, 0, "rolled back");
+    let marks: i64 = platform
+        .owner()
+        .await
+        .query_one("SELECT count(*) FROM events.processed", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(marks, 0, "a failed delivery is not marked processed");
+
+    // Data that is not an envelope, or an envelope of another type: 400, dead-lettered later.
+    let garbage = post(push_body(&platform, "on-probe-record", "m-2", b"not json"))
+        .await
+        .unwrap();
+    assert_eq!(garbage.status(), 400);
+    let problem: serde_json::Value = garbage.json().await.unwrap();
+    assert_eq!(problem["code"], "event_rejected");
+    let wrong_type = Envelope::new(None, &ProbePoison { label: "x".into() }).unwrap();
+    let mismatched = post(push_body(
+        &platform,
+        "on-probe-record",
+        "m-3",
+        &serde_json::to_vec(&wrong_type).unwrap(),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(mismatched.status(), 400);
+    let not_push = post(serde_json::json!({ "hello": "world" })).await.unwrap();
+    assert_eq!(not_push.status(), 400);
+
+    // A good one acks with 204.
+    let good = Envelope::new(
+        None,
+        &ProbeRecorded {
+            label: "good".into(),
+        },
+    )
+    .unwrap();
+    let ok = post(push_body(
+        &platform,
+        "on-probe-record",
+        "m-4",
+        &serde_json::to_vec(&good).unwrap(),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(ok.status(), 204);
+    assert_eq!(effects(&platform, good.id).await, 1);
+    platform.stop().await;
+}

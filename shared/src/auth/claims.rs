@@ -39,7 +39,7 @@ pub struct AccessClaims {
     /// Role names, informational (permissions are already expanded into `perms`).
     #[serde(default)]
     pub roles: Vec<String>,
-    /// Permission strings such as `orders.read`, `orders.*` or `*`.
+    /// Permission strings such as `orders:read`, `orders:*` or `*`.
     #[serde(default)]
     pub perms: Vec<String>,
     /// Locations the principal may act on; `null` = all locations of the tenant. Must be present.

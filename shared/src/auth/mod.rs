@@ -6,7 +6,7 @@
 //!
 //! ```ignore
 //! async fn handler(principal: Principal) -> Result<Json<Order>, Error> {
-//!     principal.require("orders.read")?;
+//!     principal.require("orders:read")?;
 //!     // every query runs in a transaction scoped to principal.tenant_id
 //! }
 //! ```
@@ -14,13 +14,18 @@
 mod claims;
 mod extract;
 mod operator;
+pub mod password;
 mod principal;
+pub mod roles;
+pub mod session;
+mod signer;
 mod verifier;
 
 pub use claims::AccessClaims;
 pub use extract::principal_from_headers;
 pub use operator::{OPERATE, require_operator};
 pub use principal::Principal;
+pub use signer::{ACCESS_TOKEN_SECONDS, Signer};
 pub use verifier::{LEEWAY_SECONDS, MAX_TOKEN_BYTES, Verifier};
 
 /// The stable `code`s of authentication and authorization problems. Clients may branch on them

@@ -1,5 +1,5 @@
 //! Platform operators: principals of the operator's own tenant (`OPERATOR_TENANT_ID`) holding
-//! `platform.operate`. Cross-tenant admin endpoints (dead letters) accept only them, because a
+//! `platform:operate`. Cross-tenant admin endpoints (dead letters) accept only them, because a
 //! tenant's own permissions — even `*` — must never reach other tenants' data.
 
 use super::Principal;
@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::error::Error;
 
 /// The permission an operator principal must hold.
-pub const OPERATE: &str = "platform.operate";
+pub const OPERATE: &str = "platform:operate";
 
 /// Passes only a platform operator.
 pub fn require_operator(principal: &Principal, config: &Config) -> Result<(), Error> {

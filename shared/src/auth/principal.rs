@@ -17,7 +17,7 @@ pub struct Principal {
     /// `None` for credentials without a session (API keys, later).
     pub session_id: Option<Uuid>,
     pub roles: Vec<String>,
-    /// Permission strings: `orders.read`, `orders.*` (every `orders.` permission) or `*`.
+    /// Permission strings: `orders:read`, `orders:*` (every `orders:` permission) or `*`.
     pub permissions: Vec<String>,
     /// The locations this principal may act on; `None` means every location of the tenant.
     pub locations: Option<Vec<Uuid>>,
@@ -26,8 +26,8 @@ pub struct Principal {
 impl Principal {
     /// Whether any granted permission covers `permission`.
     ///
-    /// `*` grants everything; `orders.*` grants every permission starting with `orders.`
-    /// (including deeper ones such as `orders.items.write`) but not `orders` itself; anything
+    /// `*` grants everything; `orders:*` grants every permission starting with `orders:`
+    /// (including deeper ones such as `orders:items.write`) but not `orders` itself; anything
     /// else must match exactly (case-sensitive). An empty request is never granted, so a typo
     /// such as `require("")` fails closed.
     pub fn has_permission(&self, permission: &str) -> bool {
@@ -75,11 +75,11 @@ fn grants(granted: &str, wanted: &str) -> bool {
     if granted == "*" || granted == wanted {
         return true;
     }
-    // `orders.*` -> prefix `orders.`; a bare `*` suffix without the dot (`orders*`) grants
-    // nothing beyond an exact match, so `orders*` can never reach `ordersecrets.read`.
+    // `orders:*` -> prefix `orders:`; a bare `*` suffix without the dot (`orders*`) grants
+    // nothing beyond an exact match, so `orders*` can never reach `ordersecrets:read`.
     granted
         .strip_suffix('*')
-        .filter(|prefix| prefix.ends_with('.'))
+        .filter(|prefix| prefix.ends_with(':'))
         .is_some_and(|prefix| wanted.len() > prefix.len() && wanted.starts_with(prefix))
 }
 
@@ -102,31 +102,31 @@ mod tests {
 
     #[test]
     fn exact_permission_matches_only_itself() {
-        let p = principal(&["orders.read"]);
-        assert!(p.has_permission("orders.read"));
-        assert!(!p.has_permission("orders.write"));
+        let p = principal(&["orders:read"]);
+        assert!(p.has_permission("orders:read"));
+        assert!(!p.has_permission("orders:write"));
         assert!(!p.has_permission("orders"));
         assert!(!p.has_permission("Orders.read"));
-        assert!(!p.has_permission("orders.read.extra"));
+        assert!(!p.has_permission("orders:read.extra"));
     }
 
     #[test]
     fn star_grants_everything() {
         let p = principal(&["*"]);
-        assert!(p.has_permission("orders.read"));
+        assert!(p.has_permission("orders:read"));
         assert!(p.has_permission("catalog.items.write"));
         assert!(p.has_permission("*"));
     }
 
     #[test]
     fn module_wildcard_grants_that_module_only() {
-        let p = principal(&["orders.*"]);
-        assert!(p.has_permission("orders.read"));
-        assert!(p.has_permission("orders.items.write"));
-        assert!(p.has_permission("orders.*"));
+        let p = principal(&["orders:*"]);
+        assert!(p.has_permission("orders:read"));
+        assert!(p.has_permission("orders:items.write"));
+        assert!(p.has_permission("orders:*"));
         assert!(!p.has_permission("orders"));
-        assert!(!p.has_permission("orders."));
-        assert!(!p.has_permission("ordersx.read"));
+        assert!(!p.has_permission("orders:"));
+        assert!(!p.has_permission("ordersx:read"));
         assert!(!p.has_permission("payments.read"));
         assert!(!p.has_permission("*"));
     }
@@ -134,23 +134,23 @@ mod tests {
     #[test]
     fn malformed_wildcards_and_empty_requests_grant_nothing() {
         let p = principal(&["orders*", ""]);
-        assert!(!p.has_permission("ordersecrets.read"));
-        assert!(!p.has_permission("orders.read"));
+        assert!(!p.has_permission("ordersecrets:read"));
+        assert!(!p.has_permission("orders:read"));
         assert!(!p.has_permission(""));
         assert!(!principal(&["*"]).has_permission(""));
-        assert!(!principal(&[]).has_permission("orders.read"));
+        assert!(!principal(&[]).has_permission("orders:read"));
     }
 
     #[test]
     fn require_names_the_missing_permission() {
-        let err = principal(&["orders.read"])
-            .require("orders.write")
+        let err = principal(&["orders:read"])
+            .require("orders:write")
             .unwrap_err();
         assert_eq!(err.status(), StatusCode::FORBIDDEN);
         assert_eq!(err.code(), "permission_denied");
-        assert!(err.detail().unwrap().contains("orders.write"));
-        assert_eq!(err.problem().extensions["permission"], "orders.write");
-        assert!(principal(&["orders.*"]).require("orders.write").is_ok());
+        assert!(err.detail().unwrap().contains("orders:write"));
+        assert_eq!(err.problem().extensions["permission"], "orders:write");
+        assert!(principal(&["orders:*"]).require("orders:write").is_ok());
     }
 
     #[test]

@@ -38,7 +38,7 @@ fn verifier(keys: &[&TestKeys]) -> Verifier {
 }
 
 fn claims() -> AccessClaims {
-    tokens::claims(Uuid::now_v7(), Uuid::now_v7(), &["orders.read"], ISS, AUD)
+    tokens::claims(Uuid::now_v7(), Uuid::now_v7(), &["orders:read"], ISS, AUD)
 }
 
 /// Claims as JSON, for tokens whose claims are deliberately wrong.
@@ -76,7 +76,7 @@ fn valid_es256_token_yields_the_principal() {
     assert_eq!(principal.user_id, claims.sub);
     assert_eq!(principal.session_id, claims.sid);
     assert_eq!(principal.roles, vec!["manager"]);
-    assert_eq!(principal.permissions, vec!["orders.read"]);
+    assert_eq!(principal.permissions, vec!["orders:read"]);
     assert_eq!(principal.locations, claims.locs);
     assert_eq!(verifier(&[&keys]).verify_claims(&token).unwrap(), claims);
 }
@@ -552,7 +552,7 @@ fn app(keys: &TestKeys) -> Router {
         .route(
             "/orders",
             get(|principal: Principal| async move {
-                principal.require("orders.write").map(|()| "ok")
+                principal.require("orders:write").map(|()| "ok")
             }),
         )
         .with_state(state)
@@ -667,7 +667,7 @@ async fn missing_permission_is_a_403_naming_it() {
     assert_eq!(content_type, PROBLEM_JSON);
     let problem: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(problem["code"], "permission_denied");
-    assert_eq!(problem["permission"], "orders.write");
+    assert_eq!(problem["permission"], "orders:write");
 }
 
 #[test]

@@ -7,6 +7,7 @@
 
 pub mod dead_letter;
 pub mod envelope;
+pub mod identity;
 pub mod outbox;
 pub mod publisher;
 pub mod push;

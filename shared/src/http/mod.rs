@@ -2,6 +2,7 @@
 //! the standard layer stack (request ids, request spans, security headers, CORS, body limit,
 //! panics as 500 problems), `/healthz`, and `Idempotency-Key` support.
 
+pub mod client;
 pub mod idempotency;
 
 use std::any::Any;
@@ -26,6 +27,7 @@ use crate::error::Error;
 use crate::state::AppState;
 use crate::telemetry;
 
+pub use client::ClientInfo;
 pub use idempotency::Idempotency;
 
 /// The request id header, set when the client did not send one and echoed in the response.

@@ -24,6 +24,21 @@ pub struct TestPlatform {
     pub http: reqwest::Client,
 }
 
+/// The private key as `AUTH_SIGNING_KEY` takes it (base64 PKCS#8 DER).
+pub fn signing_key(keys: &TestKeys) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(keys.pkcs8_der())
+}
+
+/// `AUTH_SIGNING_ALG` for a key.
+pub fn signing_alg(keys: &TestKeys) -> &'static str {
+    if format!("{:?}", keys.algorithm()) == "EdDSA" {
+        "EdDSA"
+    } else {
+        "ES256"
+    }
+}
+
 /// Whether the emulator is there; without it (only when explicitly allowed) emulator tests skip.
 pub fn emulator_or_skip(test: &str) -> Option<String> {
     match olympus::testing::emulator_host() {
@@ -39,6 +54,10 @@ pub fn emulator_or_skip(test: &str) -> Option<String> {
 impl TestPlatform {
     /// Starts the platform; `emulator_host` None uses the in-process bus.
     pub async fn start(emulator_host: Option<String>) -> Self {
+        Self::start_with(emulator_host, &[]).await
+    }
+
+    async fn start_with(emulator_host: Option<String>, extra: &[(&str, String)]) -> Self {
         let db = TestDb::create().await;
         let owner = TestDb::connect(&db.owner_url).await;
         owner
@@ -49,12 +68,18 @@ impl TestPlatform {
         let operator_tenant = Uuid::now_v7();
         let mut env = HashMap::new();
         env.insert("AUTH_JWKS".to_owned(), tokens::jwks_json(&[&keys]));
+        env.insert("AUTH_SIGNING_KEY".to_owned(), signing_key(&keys));
+        env.insert("AUTH_SIGNING_KEY_ID".to_owned(), keys.kid().to_owned());
+        env.insert("AUTH_SIGNING_ALG".to_owned(), signing_alg(&keys).to_owned());
         env.insert("OPERATOR_TENANT_ID".to_owned(), operator_tenant.to_string());
         env.insert("MAX_BODY_BYTES".to_owned(), "65536".to_owned());
         env.insert(
             "CORS_ALLOWED_ORIGINS".to_owned(),
             "https://pos.example".to_owned(),
         );
+        for (name, value) in extra {
+            env.insert((*name).to_owned(), value.clone());
+        }
         let project = format!("test-{}", Uuid::now_v7().simple());
         let mut functions = dev::registry::all();
         functions.extend(platform_tests::probes());
@@ -132,4 +157,14 @@ where
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Like [`TestPlatform::start`], with `extra` environment entries added or overriding the
+/// harness's own (e.g. `AUTH_JWKS`, `AUTH_SIGNING_KEY`, `AUTH_SIGNING_KEY_ID` for key rotation).
+/// `keys` stays the harness key: when `extra` replaces the key set, mint with your own keys.
+pub async fn start_with_env(
+    emulator_host: Option<String>,
+    extra: &[(&str, String)],
+) -> TestPlatform {
+    TestPlatform::start_with(emulator_host, extra).await
 }
