@@ -14,6 +14,7 @@ use olympus::config::Env;
 use olympus::events::publisher::{
     InProcessBus, InProcessPublisher, InProcessSubscription, PubSubPublisher, Publisher,
 };
+use olympus::mail::MemoryMailbox;
 use olympus::{AppState, Config, Function, Trigger};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -47,6 +48,8 @@ pub struct Platform {
     pub state: AppState,
     pub topology: Topology,
     pub bus: &'static str,
+    /// Mail the platform sent (also at `GET /dev/mailbox`), unless `SMTP_URL` was configured.
+    pub mailbox: Arc<MemoryMailbox>,
     shutdown: CancellationToken,
     server: JoinHandle<std::io::Result<()>>,
     schedulers: Vec<JoinHandle<()>>,
@@ -101,14 +104,19 @@ impl Platform {
         let pool = olympus::db::pool(&options.database_url, config.database_pool_size.max(16))
             .map_err(|e| anyhow!("{e}"))?;
         let verifier = olympus::auth::Verifier::from_config(&config).map_err(|e| anyhow!("{e}"))?;
-        let state = AppState::new(config, Some(pool), publisher, verifier);
+        let mailbox = Arc::new(MemoryMailbox::default());
+        let mut state = AppState::new(config, Some(pool), publisher, verifier);
+        if state.config().smtp_url.is_none() {
+            state = state.with_mailer(Arc::clone(&mailbox) as Arc<dyn olympus::mail::Mailer>);
+        }
 
         let routes = options
             .functions
             .iter()
             .fold(Router::new(), |router, function| {
                 router.merge(function.router())
-            });
+            })
+            .route("/dev/mailbox", mailbox_route(Arc::clone(&mailbox)));
         let app = olympus::http::app(routes, state.clone());
         if let Some(bus) = &in_process {
             bus.attach(app.clone());
@@ -147,6 +155,7 @@ impl Platform {
             state,
             topology,
             bus,
+            mailbox,
             shutdown,
             server,
             schedulers,
@@ -166,6 +175,18 @@ impl Platform {
         let _ = self.server.await;
         self.state.close().await;
     }
+}
+
+/// `GET /dev/mailbox` (dev runner only, never deployed): every message sent, newest first.
+fn mailbox_route(mailbox: Arc<MemoryMailbox>) -> axum::routing::MethodRouter<AppState> {
+    axum::routing::get(move || {
+        let mailbox = Arc::clone(&mailbox);
+        async move {
+            let mut messages = mailbox.messages();
+            messages.reverse();
+            axum::Json(serde_json::json!({ "messages": messages }))
+        }
+    })
 }
 
 /// A 5-field cron (Cloud Scheduler's form) as the `cron` crate's 6-field form.

@@ -31,7 +31,7 @@ impl Actor {
 
 impl From<&Principal> for Actor {
     fn from(principal: &Principal) -> Self {
-        Self::User(principal.user_id)
+        crate::auth::api_keys::actor(principal)
     }
 }
 

@@ -189,6 +189,12 @@ pub struct Config {
     /// `OPERATOR_TENANT_ID`: the platform operator's own tenant; only its principals may use
     /// cross-tenant admin endpoints (dead letters). Unset: nobody may.
     pub operator_tenant_id: Option<uuid::Uuid>,
+    /// `SMTP_URL`: e.g. `smtps://user:pass@smtp.example.com` (lettre URL form); unset: no mail.
+    pub smtp_url: Option<String>,
+    /// `MAIL_FROM`: the sender address of platform mail.
+    pub mail_from: String,
+    /// `PUBLIC_APP_URL`: where links in mails point (the web app), default the issuer.
+    pub public_app_url: String,
 }
 
 impl Config {
@@ -240,6 +246,13 @@ impl Config {
             max_body_bytes: env.or("MAX_BODY_BYTES", 1024 * 1024)?,
             shutdown_grace: env.seconds("SHUTDOWN_GRACE_SECONDS", Duration::from_secs(8))?,
             operator_tenant_id: env.optional("OPERATOR_TENANT_ID")?,
+            smtp_url: env.raw("SMTP_URL"),
+            mail_from: env
+                .raw("MAIL_FROM")
+                .unwrap_or_else(|| "Olympus <no-reply@olympus.local>".to_owned()),
+            public_app_url: env
+                .raw("PUBLIC_APP_URL")
+                .unwrap_or_else(|| "http://127.0.0.1:8080".to_owned()),
         })
     }
 

@@ -12,6 +12,8 @@ pub mod error;
 pub mod events;
 pub mod function;
 pub mod http;
+pub mod locations;
+pub mod mail;
 pub mod plans;
 pub mod runtime;
 pub mod state;
@@ -19,6 +21,7 @@ pub mod telemetry;
 pub mod tenants;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod users;
 
 pub use config::Config;
 pub use error::{Error, Result};

@@ -9,6 +9,7 @@ use crate::config::{Config, ConfigError};
 use crate::db::{self, Pool};
 use crate::error::Error;
 use crate::events::publisher::{self, Publisher};
+use crate::mail::{self, Mailer};
 
 /// Shared, cheaply cloned application state.
 #[derive(Clone)]
@@ -16,12 +17,14 @@ pub struct AppState {
     inner: Arc<Inner>,
 }
 
+#[derive(Clone)]
 struct Inner {
     config: Config,
     db: Option<Pool>,
     publisher: Arc<dyn Publisher>,
     verifier: Verifier,
     signer: Option<Signer>,
+    mailer: Arc<dyn Mailer>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -46,6 +49,10 @@ impl AppState {
             tracing::error!(error = %e, "token signing disabled");
             None
         });
+        let mailer = mail::from_config(&config).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "mail disabled");
+            Arc::new(mail::Unconfigured)
+        });
         Self {
             inner: Arc::new(Inner {
                 config,
@@ -53,6 +60,7 @@ impl AppState {
                 publisher,
                 verifier,
                 signer,
+                mailer,
             }),
         }
     }
@@ -69,6 +77,7 @@ impl AppState {
         let verifier = Verifier::from_config(&config)?;
         // Validated here so a bad key stops start-up; `new` then rebuilds it infallibly.
         Signer::from_config(&config)?;
+        mail::from_config(&config)?;
         Ok(Self::new(config, db, publisher, verifier))
     }
 
@@ -89,6 +98,17 @@ impl AppState {
 
     pub fn verifier(&self) -> &Verifier {
         &self.inner.verifier
+    }
+
+    /// Replaces the mailer (the dev runner's in-memory mailbox, tests).
+    #[must_use]
+    pub fn with_mailer(mut self, mailer: Arc<dyn Mailer>) -> Self {
+        Arc::make_mut(&mut self.inner).mailer = mailer;
+        self
+    }
+
+    pub fn mailer(&self) -> &Arc<dyn Mailer> {
+        &self.inner.mailer
     }
 
     /// The token signer, for the functions that issue tokens.

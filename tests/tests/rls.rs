@@ -144,8 +144,9 @@ async fn every_tenant_table_has_the_policy_shape() {
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
              WHERE c.relkind IN ('r', 'p')
                AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'events', 'public')
-               -- The slug directory: slug and id only, read before any tenant is known (login).
-               AND c.oid <> 'platform.tenant_directory'::regclass
+               -- Directories (slug, device id, key prefix -> tenant id) are read before any
+               -- tenant is known; they hold nothing but the lookup key and the tenant id.
+               AND c.relname NOT LIKE '%\\_directory' ESCAPE '\\'
                AND (EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid
                             AND a.attname = 'tenant_id' AND NOT a.attisdropped)
                     OR c.oid = 'platform.tenants'::regclass)",

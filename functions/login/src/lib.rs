@@ -1,6 +1,9 @@
 //! `login` — `POST /v1/auth/login` with `{"tenant": slug, "email", "password", "device"?}`.
 //!
-//! Password sign-in: answers 200 with [`Tokens`] (a new session, method `password`).
+//! Password sign-in: answers 200 with [`Tokens`] (a new session, method `password`) — or, when
+//! the user has confirmed TOTP MFA, 200 `{"mfa_required": true, "challenge_token": "ott_...",
+//! "methods": ["totp", "recovery_code"]}` and no session: the challenge (single use,
+//! [`MFA_CHALLENGE_LIFETIME`], carrying the device label) is redeemed at `verify-mfa`.
 //!
 //! - No user enumeration: an unknown tenant, an unknown email, a wrong password and a user that
 //!   is not active all answer the same 401 `invalid_credentials` after the same argon2 work
@@ -11,7 +14,8 @@
 //! - Per-IP throttle: [`IP_FAILURE_LIMIT`] failures from one IP against one tenant within
 //!   [`IP_WINDOW_MINUTES`] minutes answer 429 `too_many_attempts` with `Retry-After`.
 //! - Failures are committed although the response is an error, with their audit rows
-//!   (`auth.login.failed`, `auth.account.locked`); a success records `auth.login.succeeded`.
+//!   (`auth.login.failed`, `auth.account.locked`); a success records `auth.login.succeeded`
+//!   (or `auth.mfa.challenged` when a second factor is still due).
 //!
 //! Not behind `Idempotency-Key`: a stored replay would keep a refresh token in the database.
 //!
@@ -19,27 +23,28 @@
 //! `AUTH_JWKS`, `AUTH_ISSUER`, `AUTH_AUDIENCE`. Emits no events.
 
 use axum::extract::State;
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::Method;
 use olympus::audit::{self, Actor, AuditEvent};
-use olympus::auth::password;
+use olympus::auth::lockout::{self, Counter, account_locked, ip_throttled, too_many_attempts};
 use olympus::auth::session::{self, Tokens};
+use olympus::auth::{one_time, password};
 use olympus::db::{self, Transaction};
 use olympus::http::{ClientInfo, Json};
 use olympus::{AppState, Error, Function};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
-/// Consecutive failures that lock an account.
-pub const LOCKOUT_THRESHOLD: i32 = 5;
-/// How long a lockout lasts.
-pub const LOCKOUT_MINUTES: i32 = 15;
-/// Failures from one IP against one tenant that trigger the per-IP throttle...
-pub const IP_FAILURE_LIMIT: i64 = 20;
-/// ...within this window.
-pub const IP_WINDOW_MINUTES: i32 = 15;
+// The account lockout and the per-IP throttle (shared with `verify-mfa` and `pin-login`).
+pub use olympus::auth::lockout::{
+    IP_FAILURE_LIMIT, IP_WINDOW_MINUTES, LOCKOUT_MINUTES, LOCKOUT_THRESHOLD,
+};
 /// Longest accepted device label.
 pub const MAX_DEVICE_CHARS: usize = 200;
+/// How long an MFA challenge can be redeemed at `verify-mfa`.
+pub const MFA_CHALLENGE_LIFETIME: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+/// The second factors `verify-mfa` accepts.
+const MFA_METHODS: [&str; 2] = ["totp", "recovery_code"];
 
 pub fn function() -> Function {
     Function::http("login")
@@ -67,38 +72,34 @@ impl std::fmt::Debug for LoginRequest {
     }
 }
 
+/// What a successful password check answers: tokens, or an MFA challenge instead.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum LoginResponse {
+    Tokens(Tokens),
+    MfaRequired(MfaChallenge),
+}
+
+#[derive(Serialize)]
+struct MfaChallenge {
+    mfa_required: bool,
+    challenge_token: String,
+    methods: [&'static str; 2],
+}
+
+impl std::fmt::Debug for MfaChallenge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MfaChallenge")
+            .field("methods", &self.methods)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The one answer for every credential failure, byte for byte.
 fn invalid_credentials() -> Error {
     Error::unauthorized(
         "invalid_credentials",
         "The tenant, email or password is not correct.",
-    )
-}
-
-fn too_many(code: &'static str, detail: &str, retry_after: i64) -> Error {
-    let seconds = retry_after.max(1);
-    let mut err = Error::new(StatusCode::TOO_MANY_REQUESTS, code)
-        .with_detail(detail)
-        .with_extension("retry_after", seconds);
-    if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
-        err = err.with_header(header::RETRY_AFTER, value);
-    }
-    err
-}
-
-fn account_locked(retry_after: i64) -> Error {
-    too_many(
-        "account_locked",
-        "Too many failed sign-ins: this account is locked for a while.",
-        retry_after,
-    )
-}
-
-fn too_many_attempts(retry_after: i64) -> Error {
-    too_many(
-        "too_many_attempts",
-        "Too many failed sign-ins from this address; try again later.",
-        retry_after,
     )
 }
 
@@ -137,7 +138,7 @@ async fn login(
     State(state): State<AppState>,
     client: ClientInfo,
     Json(request): Json<LoginRequest>,
-) -> Result<Json<Tokens>, Error> {
+) -> Result<Json<LoginResponse>, Error> {
     let device = request
         .device
         .as_deref()
@@ -241,10 +242,42 @@ async fn login(
         return Err(account_locked(locked_for));
     }
 
-    // MFA (later increment): when the user has a second factor enrolled, branch HERE — answer
-    // an MFA challenge (e.g. 200 `{ "mfa_required": true, "challenge": ... }`) instead of
-    // opening a session, and let the MFA verify endpoint call `session::start(.., Method::Mfa,
-    // ..)`. The counter reset above stays: the password itself was right.
+    // MFA: with a confirmed second factor the password only earns a short-lived challenge,
+    // redeemed at `verify-mfa` (which opens the session, method `mfa`). The counter reset above
+    // stays: the password itself was right.
+    let mfa = tx
+        .query_opt(
+            "SELECT 1 FROM auth.mfa_totp WHERE user_id = $1 AND confirmed_at IS NOT NULL",
+            &[&user],
+        )
+        .await?
+        .is_some();
+    if mfa {
+        let challenge_token = one_time::issue(
+            &tx,
+            tenant,
+            user,
+            one_time::Purpose::MfaChallenge,
+            MFA_CHALLENGE_LIFETIME,
+            &json!({ "device": device }),
+        )
+        .await?;
+        audit::record(
+            &tx,
+            tenant,
+            &client,
+            AuditEvent::new(Actor::User(user), "auth.mfa.challenged")
+                .target("user", user)
+                .details(json!({ "methods": MFA_METHODS, "device": device })),
+        )
+        .await?;
+        tx.commit().await?;
+        return Ok(Json(LoginResponse::MfaRequired(MfaChallenge {
+            mfa_required: true,
+            challenge_token,
+            methods: MFA_METHODS,
+        })));
+    }
 
     let tokens = session::start(
         &tx,
@@ -266,29 +299,7 @@ async fn login(
     )
     .await?;
     tx.commit().await?;
-    Ok(Json(tokens))
-}
-
-/// Seconds until the per-IP throttle lifts, when `ip` is throttled for `tenant`.
-async fn ip_throttled(
-    tx: &Transaction<'_>,
-    tenant: Uuid,
-    ip: std::net::IpAddr,
-) -> Result<Option<i64>, Error> {
-    // The LIMIT-th newest failure in the window: once it ages out, the IP is below the limit.
-    let row = tx
-        .query_opt(
-            "SELECT ceil(extract(epoch FROM
-                        failed_at + make_interval(mins => $3) - now()))::bigint
-             FROM auth.login_failures
-             WHERE tenant_id = $1 AND ip = $2
-               AND failed_at > now() - make_interval(mins => $3)
-             ORDER BY failed_at DESC
-             OFFSET $4 LIMIT 1",
-            &[&tenant, &ip, &IP_WINDOW_MINUTES, &(IP_FAILURE_LIMIT - 1)],
-        )
-        .await?;
-    Ok(row.map(|r| r.get::<_, i64>(0)))
+    Ok(Json(LoginResponse::Tokens(tokens)))
 }
 
 async fn find_account(tx: &Transaction<'_>, email: &str) -> Result<Option<Account>, Error> {
@@ -320,11 +331,7 @@ async fn fail(
     reason: FailureReason,
 ) -> Result<(), Error> {
     if let Some(ip) = client.ip {
-        tx.execute(
-            "INSERT INTO auth.login_failures (tenant_id, ip) VALUES ($1, $2)",
-            &[&tenant, &ip],
-        )
-        .await?;
+        lockout::record_ip_failure(tx, tenant, ip).await?;
     }
     record_failure(tx, tenant, client, user, email, reason).await?;
     if reason != FailureReason::WrongPassword {
@@ -334,25 +341,8 @@ async fn fail(
         return Ok(());
     };
     // A lockout that has run out starts a fresh count.
-    let row = tx
-        .query_one(
-            "UPDATE auth.users u SET
-                    failed_logins = c.n,
-                    locked_until = CASE WHEN c.n >= $2 THEN now() + make_interval(mins => $3)
-                                        ELSE NULL END
-             FROM (SELECT id, CASE WHEN locked_until IS NOT NULL AND locked_until <= now()
-                                   THEN 1 ELSE failed_logins + 1 END AS n
-                   FROM auth.users WHERE id = $1 FOR UPDATE) c
-             WHERE u.id = c.id
-             RETURNING u.failed_logins, u.locked_until",
-            &[&user, &LOCKOUT_THRESHOLD, &LOCKOUT_MINUTES],
-        )
-        .await?;
-    let failures: i32 = row.get(0);
-    let locked_until: Option<chrono::DateTime<chrono::Utc>> = row.get(1);
-    if failures == LOCKOUT_THRESHOLD
-        && let Some(locked_until) = locked_until
-    {
+    let failures = lockout::record_failure(tx, user, Counter::Password).await?;
+    if let Some(locked_until) = failures.just_locked() {
         audit::record(
             tx,
             tenant,
@@ -360,7 +350,7 @@ async fn fail(
             AuditEvent::new(Actor::System, "auth.account.locked")
                 .target("user", user)
                 .details(json!({
-                    "failed_logins": failures,
+                    "failed_logins": failures.count,
                     "locked_until": locked_until,
                     "minutes": LOCKOUT_MINUTES,
                 })),

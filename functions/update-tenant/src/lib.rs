@@ -13,11 +13,12 @@
 //! Env: `DATABASE_URL`, `AUTH_JWKS`, `AUTH_ISSUER`, `AUTH_AUDIENCE`. Emits: nothing.
 
 pub use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, header};
 use axum::response::{IntoResponse, Response};
 use olympus::audit::{self, AuditEvent};
 use olympus::auth::Principal;
 use olympus::db::{self, Transaction};
+use olympus::http::versioning::{etag, expected_version, version_mismatch};
 use olympus::http::{ClientInfo, Json};
 use olympus::plans::Plan;
 use olympus::{AppState, Error, Function};
@@ -130,49 +131,6 @@ impl TenantPatch {
     }
 }
 
-/// The version named by `If-Match`: `"3"` or `3`.
-fn expected_version(headers: &HeaderMap) -> Result<i32, Error> {
-    let Some(value) = headers.get(header::IF_MATCH) else {
-        return Err(
-            Error::new(StatusCode::PRECONDITION_REQUIRED, "precondition_required").with_detail(
-                "Send If-Match with the tenant's current version (its ETag from GET /v1/tenant).",
-            ),
-        );
-    };
-    let invalid = || {
-        Error::bad_request(
-            "invalid_if_match",
-            "If-Match must be the tenant's version, as its ETag (\"3\") or the bare number.",
-        )
-    };
-    let text = value.to_str().map_err(|_| invalid())?.trim();
-    let text = text
-        .strip_prefix('"')
-        .and_then(|t| t.strip_suffix('"'))
-        .unwrap_or(text);
-    text.parse::<i32>()
-        .ok()
-        .filter(|v| *v > 0)
-        .ok_or_else(invalid)
-}
-
-fn etag_header(view: &TenantView) -> Result<HeaderValue, Error> {
-    HeaderValue::from_str(&view.etag()).map_err(Error::internal)
-}
-
-fn version_mismatch(current: &TenantView, expected: i32) -> Result<Error, Error> {
-    Ok(
-        Error::new(StatusCode::PRECONDITION_FAILED, "version_mismatch")
-            .with_detail(format!(
-                "If-Match names version {expected} but the tenant is at version {}; \
-             fetch it again and reapply the change.",
-                current.version
-            ))
-            .with_extension("current_version", current.version)
-            .with_header(header::ETAG, etag_header(current)?),
-    )
-}
-
 async fn update_tenant(
     State(state): State<AppState>,
     principal: Principal,
@@ -181,7 +139,7 @@ async fn update_tenant(
     Json(patch): Json<TenantPatch>,
 ) -> Result<Response, Error> {
     principal.require(WRITE)?;
-    let expected = expected_version(&headers)?;
+    let expected = expected_version(&headers, "tenant")?;
     let tenant = principal.tenant_id;
 
     let mut conn = state.db()?.get().await?;
@@ -200,7 +158,7 @@ async fn update_tenant(
     let current = Profile::of(&before);
     let next = patch.apply(&current)?;
     if before.version != expected {
-        return Err(version_mismatch(&before, expected)?);
+        return Err(version_mismatch("tenant", expected, before.version));
     }
     if next.plan != current.plan {
         principal.require(BILLING)?;
@@ -264,8 +222,7 @@ async fn update_tenant(
 }
 
 fn respond(view: TenantView) -> Result<Response, Error> {
-    let etag = etag_header(&view)?;
-    Ok(([(header::ETAG, etag)], Json(view)).into_response())
+    Ok(([(header::ETAG, etag(view.version))], Json(view)).into_response())
 }
 
 /// Refuses with 403 `plan_limit` when the tenant (of `tx`) uses more than `plan` allows.
@@ -307,27 +264,6 @@ async fn ensure_usage_fits(tx: &Transaction<'_>, plan: Plan) -> Result<(), Error
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-
-    fn headers(if_match: Option<&str>) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        if let Some(value) = if_match {
-            headers.insert(header::IF_MATCH, HeaderValue::from_str(value).unwrap());
-        }
-        headers
-    }
-
-    #[test]
-    fn if_match_takes_an_etag_or_a_bare_number() {
-        assert_eq!(expected_version(&headers(Some("\"3\""))).unwrap(), 3);
-        assert_eq!(expected_version(&headers(Some(" 12 "))).unwrap(), 12);
-        let missing = expected_version(&headers(None)).unwrap_err();
-        assert_eq!(missing.status(), StatusCode::PRECONDITION_REQUIRED);
-        assert_eq!(missing.code(), "precondition_required");
-        for bad in ["*", "W/\"3\"", "\"x\"", "0", "-1", "\"3"] {
-            let err = expected_version(&headers(Some(bad))).unwrap_err();
-            assert_eq!(err.code(), "invalid_if_match", "{bad}");
-        }
-    }
 
     fn profile() -> Profile {
         Profile {

@@ -11,18 +11,22 @@
 //! }
 //! ```
 
+pub mod api_keys;
 mod claims;
 mod extract;
+pub mod lockout;
+pub mod one_time;
 mod operator;
 pub mod password;
 mod principal;
 pub mod roles;
 pub mod session;
 mod signer;
+pub mod totp;
 mod verifier;
 
 pub use claims::AccessClaims;
-pub use extract::principal_from_headers;
+pub use extract::{principal_from_headers, principal_from_request};
 pub use operator::{OPERATE, require_operator};
 pub use principal::Principal;
 pub use signer::{ACCESS_TOKEN_SECONDS, Signer};

@@ -76,7 +76,8 @@ pub async fn load_grants(tx: &Transaction<'_>, user: Uuid) -> Result<Grants, Err
     Ok(grants)
 }
 
-fn random_secret() -> Result<String, Error> {
+/// 32 random bytes, base64url: the secret part of every opaque token.
+pub fn random_secret() -> Result<String, Error> {
     let mut bytes = [0u8; 32];
     aws_lc_rs::rand::fill(&mut bytes)
         .map_err(|_| Error::internal(std::io::Error::other("no randomness")))?;

@@ -19,7 +19,8 @@ use http_body_util::BodyExt;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::auth::{Principal, principal_from_headers};
+use crate::auth::Principal;
+use crate::auth::api_keys::principal_from_request;
 use crate::db::{self, PUBLIC_TENANT};
 use crate::error::Error;
 use crate::state::AppState;
@@ -81,7 +82,8 @@ async fn handle(mode: Idempotency, request: Request, next: Next) -> Result<Respo
         })?;
 
     // Authenticate once here; the handler's Principal extractor reuses the result.
-    let principal = principal_from_headers(state.verifier(), request.headers())
+    let principal = principal_from_request(&state, request.headers())
+        .await
         .map_err(IntoResponse::into_response)?;
     let (tenant, scope) = scope_of(principal.as_ref(), &request);
 

@@ -1,9 +1,11 @@
 //! HTTP conventions shared by every function: the JSON extractor with problem+json rejections,
 //! the standard layer stack (request ids, request spans, security headers, CORS, body limit,
-//! panics as 500 problems), `/healthz`, and `Idempotency-Key` support.
+//! panics as 500 problems), `/healthz`, `Idempotency-Key` support and `If-Match` versioning.
 
 pub mod client;
+pub mod extract;
 pub mod idempotency;
+pub mod versioning;
 
 use std::any::Any;
 
@@ -28,6 +30,7 @@ use crate::state::AppState;
 use crate::telemetry;
 
 pub use client::ClientInfo;
+pub use extract::{Path, Query};
 pub use idempotency::Idempotency;
 
 /// The request id header, set when the client did not send one and echoed in the response.
@@ -216,6 +219,7 @@ fn cors(config: &Config) -> Option<CorsLayer> {
                 header::CONTENT_TYPE,
                 header::IF_MATCH,
                 HeaderName::from_static("idempotency-key"),
+                HeaderName::from_static("x-api-key"),
                 REQUEST_ID,
             ])
             .expose_headers([

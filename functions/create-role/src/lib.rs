@@ -1,0 +1,265 @@
+//! `create-role` — `POST /v1/roles` (needs `roles:write`; honours `Idempotency-Key`).
+//!
+//! Body: `{"name": "[a-z][a-z0-9_-]{0,62}", "description": "...", "permissions": [...]}`.
+//! Each permission must be known (`olympus::auth::roles::is_valid_permission`, else 422
+//! `invalid_permission`) and held by the caller (else 403 `permission_denied`: nobody hands out
+//! more than they have). A name already used in the tenant, or reserved (`api_key`, the role of
+//! API-key principals), is 409 `role_name_taken`. Answers 201 with the role and its `ETag`.
+//!
+//! Audit: `auth.role.created`. Env: `DATABASE_URL`, `AUTH_JWKS`, `AUTH_ISSUER`,
+//! `AUTH_AUDIENCE`. Emits no events.
+
+use axum::extract::State;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use olympus::audit::{self, AuditEvent};
+use olympus::auth::api_keys::{self, API_KEY_ROLE};
+use olympus::auth::roles::is_valid_permission;
+use olympus::auth::{Principal, codes};
+use olympus::db;
+use olympus::http::{ClientInfo, Idempotency, Json};
+use olympus::{AppState, Error, Function};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use uuid::Uuid;
+
+pub const WRITE: &str = "roles:write";
+pub const MAX_DESCRIPTION_CHARS: usize = 1000;
+pub const MAX_PERMISSIONS: usize = 100;
+
+pub fn function() -> Function {
+    Function::http("create-role")
+        .idempotent_route(&Method::POST, "/v1/roles", create, Idempotency::Optional)
+        .build()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewRole {
+    name: String,
+    #[serde(default)]
+    description: Option<String>,
+    permissions: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RoleView {
+    pub id: Uuid,
+    pub name: String,
+    pub description: String,
+    pub permissions: Vec<String>,
+    pub builtin: bool,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A validated role: trimmed name and description, sorted and deduplicated permissions.
+#[derive(Debug, PartialEq, Eq)]
+struct Valid {
+    name: String,
+    description: String,
+    permissions: Vec<String>,
+}
+
+fn name_taken(name: &str) -> Error {
+    Error::conflict(
+        "role_name_taken",
+        format!("The role name `{name}` is already used in this tenant."),
+    )
+    .with_extension("name", name)
+}
+
+fn validate_name(name: &str) -> Result<String, Error> {
+    let name = name.trim();
+    let mut bytes = name.bytes();
+    let ok = name.len() <= 63
+        && bytes.next().is_some_and(|b| b.is_ascii_lowercase())
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if !ok {
+        return Err(Error::unprocessable(
+            "invalid_name",
+            "name must be 1 to 63 characters: a lowercase letter, then lowercase letters, digits, `_` or `-`.",
+        )
+        .with_extension("field", "name"));
+    }
+    if name == API_KEY_ROLE {
+        return Err(name_taken(name));
+    }
+    Ok(name.to_owned())
+}
+
+fn validate_permissions(permissions: Vec<String>) -> Result<Vec<String>, Error> {
+    if permissions.len() > MAX_PERMISSIONS {
+        return Err(Error::unprocessable(
+            "invalid_permissions",
+            format!("A role holds at most {MAX_PERMISSIONS} permissions."),
+        ));
+    }
+    let mut permissions: Vec<String> = permissions
+        .into_iter()
+        .map(|p| p.trim().to_owned())
+        .collect();
+    if let Some(bad) = permissions.iter().find(|p| !is_valid_permission(p)) {
+        return Err(Error::unprocessable(
+            "invalid_permission",
+            format!("`{bad}` is not a known permission (`resource:action`, `resource:*` or `*`)."),
+        )
+        .with_extension("permission", bad.clone()));
+    }
+    permissions.sort();
+    permissions.dedup();
+    Ok(permissions)
+}
+
+impl NewRole {
+    fn validate(self) -> Result<Valid, Error> {
+        let name = validate_name(&self.name)?;
+        let description = self.description.unwrap_or_default().trim().to_owned();
+        if description.chars().count() > MAX_DESCRIPTION_CHARS {
+            return Err(Error::unprocessable(
+                "invalid_description",
+                format!("description is at most {MAX_DESCRIPTION_CHARS} characters."),
+            ));
+        }
+        Ok(Valid {
+            name,
+            description,
+            permissions: validate_permissions(self.permissions)?,
+        })
+    }
+}
+
+/// 403 unless `principal` holds every one of `permissions` (no privilege escalation).
+fn ensure_held(principal: &Principal, permissions: &[String]) -> Result<(), Error> {
+    match permissions.iter().find(|p| !principal.has_permission(p)) {
+        None => Ok(()),
+        Some(missing) => Err(Error::forbidden(
+            codes::PERMISSION_DENIED,
+            format!("You cannot grant `{missing}`: you do not hold it yourself."),
+        )
+        .with_extension("permission", missing.clone())),
+    }
+}
+
+async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    client: ClientInfo,
+    Json(body): Json<NewRole>,
+) -> Result<Response, Error> {
+    principal.require(WRITE)?;
+    let role = body.validate()?;
+    ensure_held(&principal, &role.permissions)?;
+
+    let mut conn = state.db()?.get().await?;
+    let tx = db::tenant_tx(&mut conn, principal.tenant_id).await?;
+    let row = tx
+        .query_opt(
+            "INSERT INTO auth.roles (id, tenant_id, name, description, permissions, builtin)
+             VALUES ($1, $2, $3, $4, $5, false)
+             ON CONFLICT (tenant_id, name) DO NOTHING
+             RETURNING id, name, description, permissions, builtin, version, created_at, updated_at",
+            &[
+                &Uuid::now_v7(),
+                &principal.tenant_id,
+                &role.name,
+                &role.description,
+                &role.permissions,
+            ],
+        )
+        .await?
+        .ok_or_else(|| name_taken(&role.name))?;
+    let view = RoleView {
+        id: row.get(0),
+        name: row.get(1),
+        description: row.get(2),
+        permissions: row.get(3),
+        builtin: row.get(4),
+        version: row.get(5),
+        created_at: row.get(6),
+        updated_at: row.get(7),
+    };
+    audit::record(
+        &tx,
+        principal.tenant_id,
+        &client,
+        AuditEvent::new(api_keys::actor(&principal), "auth.role.created")
+            .target("role", view.id)
+            .change(
+                None,
+                Some(json!({
+                    "name": view.name,
+                    "description": view.description,
+                    "permissions": view.permissions,
+                    "version": view.version,
+                })),
+            ),
+    )
+    .await?;
+    tx.commit().await?;
+    let etag = HeaderValue::from_str(&format!("\"{}\"", view.version)).map_err(Error::internal)?;
+    Ok((StatusCode::CREATED, [(header::ETAG, etag)], Json(view)).into_response())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn role(name: &str, permissions: &[&str]) -> Result<Valid, Error> {
+        NewRole {
+            name: name.to_owned(),
+            description: Some("  Does things. ".to_owned()),
+            permissions: permissions.iter().map(|p| (*p).to_owned()).collect(),
+        }
+        .validate()
+    }
+
+    #[test]
+    fn names_and_permissions_are_validated_and_normalised() {
+        let valid = role(
+            " cashier-2 ",
+            &["orders:write", "catalog:*", "orders:write"],
+        )
+        .unwrap();
+        assert_eq!(valid.name, "cashier-2");
+        assert_eq!(valid.description, "Does things.");
+        assert_eq!(valid.permissions, ["catalog:*", "orders:write"]);
+        for bad in ["", "Cashier", "2nd", "a b", "é", &"a".repeat(64)] {
+            assert_eq!(role(bad, &[]).unwrap_err().code(), "invalid_name", "{bad}");
+        }
+        assert_eq!(role("api_key", &[]).unwrap_err().code(), "role_name_taken");
+        let err = role("x", &["orders:fly"]).unwrap_err();
+        assert_eq!(err.code(), "invalid_permission");
+        assert_eq!(err.problem().extensions["permission"], "orders:fly");
+        assert_eq!(
+            role("x", &["ships:*"]).unwrap_err().code(),
+            "invalid_permission"
+        );
+    }
+
+    #[test]
+    fn nobody_grants_what_they_do_not_hold() {
+        let principal = Principal {
+            tenant_id: Uuid::now_v7(),
+            user_id: Uuid::now_v7(),
+            session_id: None,
+            roles: Vec::new(),
+            permissions: vec!["orders:*".to_owned(), "roles:write".to_owned()],
+            locations: None,
+        };
+        assert!(
+            ensure_held(
+                &principal,
+                &["orders:read".to_owned(), "orders:*".to_owned()]
+            )
+            .is_ok()
+        );
+        let err = ensure_held(&principal, &["orders:read".to_owned(), "*".to_owned()]).unwrap_err();
+        assert_eq!(err.status(), StatusCode::FORBIDDEN);
+        assert_eq!(err.code(), "permission_denied");
+        assert_eq!(err.problem().extensions["permission"], "*");
+    }
+}

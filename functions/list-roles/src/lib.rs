@@ -1,0 +1,103 @@
+//! `list-roles` — `GET /v1/roles?limit=&cursor=` (needs `roles:read`).
+//!
+//! The roles of the caller's tenant, built-in and custom, newest first, as
+//! `{"items": [...], "next_cursor": id | null}`; `cursor` is the last id of the previous page.
+//! Each item: id, name, description, permissions, builtin, version, created_at, updated_at.
+//! `limit` is 1..=100, default 50.
+//!
+//! Env: `DATABASE_URL`, `AUTH_JWKS`, `AUTH_ISSUER`, `AUTH_AUDIENCE`. Emits no events.
+
+use axum::extract::State;
+use axum::http::Method;
+use chrono::{DateTime, Utc};
+use olympus::auth::Principal;
+use olympus::db;
+use olympus::http::{Json, Query};
+use olympus::{AppState, Error, Function};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub const READ: &str = "roles:read";
+pub const DEFAULT_LIMIT: i64 = 50;
+pub const MAX_LIMIT: i64 = 100;
+
+pub fn function() -> Function {
+    Function::http("list-roles")
+        .route(&Method::GET, "/v1/roles", list)
+        .build()
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    #[serde(default)]
+    limit: Option<i64>,
+    #[serde(default)]
+    cursor: Option<Uuid>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RoleView {
+    pub id: Uuid,
+    pub name: String,
+    pub description: String,
+    pub permissions: Vec<String>,
+    pub builtin: bool,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Page {
+    pub items: Vec<RoleView>,
+    pub next_cursor: Option<Uuid>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Page>, Error> {
+    principal.require(READ)?;
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(Error::unprocessable(
+            "invalid_limit",
+            format!("limit must be between 1 and {MAX_LIMIT}."),
+        ));
+    }
+    let mut conn = state.db()?.get().await?;
+    let tx = db::tenant_tx(&mut conn, principal.tenant_id).await?;
+    let rows = tx
+        .query(
+            "SELECT id, name, description, permissions, builtin, version, created_at, updated_at
+             FROM auth.roles
+             WHERE ($1::uuid IS NULL OR id < $1)
+             ORDER BY id DESC
+             LIMIT $2",
+            &[&query.cursor, &(limit + 1)],
+        )
+        .await?;
+    tx.commit().await?;
+    let more = rows.len() as i64 > limit;
+    let items: Vec<RoleView> = rows
+        .iter()
+        .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        .map(|row| RoleView {
+            id: row.get(0),
+            name: row.get(1),
+            description: row.get(2),
+            permissions: row.get(3),
+            builtin: row.get(4),
+            version: row.get(5),
+            created_at: row.get(6),
+            updated_at: row.get(7),
+        })
+        .collect();
+    let next_cursor = if more {
+        items.last().map(|r| r.id)
+    } else {
+        None
+    };
+    Ok(Json(Page { items, next_cursor }))
+}

@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    olympus::runtime::serve(on_password_reset_requested::function())
+}

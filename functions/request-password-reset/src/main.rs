@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    olympus::runtime::serve(request_password_reset::function())
+}

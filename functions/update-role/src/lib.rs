@@ -1,0 +1,319 @@
+//! `update-role` — `PATCH /v1/roles/{id}` (needs `roles:write`).
+//!
+//! Body: any of `name`, `description`, `permissions` (replaced whole); absent or `null` is
+//! unchanged. Same rules as `create-role`: 422 `invalid_name` / `invalid_permission`, 409
+//! `role_name_taken`, and 403 `permission_denied` for a permission the role gains that the
+//! caller does not hold (removing permissions is always allowed). Built-in roles are read-only:
+//! 409 `builtin_role`. Requires `If-Match: "<version>"` (or the bare number): missing is 428
+//! `precondition_required`, stale is 412 `version_mismatch` with `current_version`. An unknown
+//! id, or another tenant's, is 404. A change bumps `version`, is audited with before/after of the
+//! changed fields and answers the role with its new `ETag`; a no-op answers the role as it is.
+//! Tokens already issued keep their permissions until they expire (minutes).
+//!
+//! Audit: `auth.role.updated`. Env: `DATABASE_URL`, `AUTH_JWKS`, `AUTH_ISSUER`,
+//! `AUTH_AUDIENCE`. Emits no events.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use olympus::audit::{self, AuditEvent};
+use olympus::auth::api_keys::{self, API_KEY_ROLE};
+use olympus::auth::roles::is_valid_permission;
+use olympus::auth::{Principal, codes};
+use olympus::db;
+use olympus::http::{ClientInfo, Json, Path, versioning};
+use olympus::{AppState, Error, Function};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+pub const WRITE: &str = "roles:write";
+pub const MAX_DESCRIPTION_CHARS: usize = 1000;
+pub const MAX_PERMISSIONS: usize = 100;
+
+const COLUMNS: &str =
+    "id, name, description, permissions, builtin, version, created_at, updated_at";
+
+pub fn function() -> Function {
+    Function::http("update-role")
+        .route(&Method::PATCH, "/v1/roles/{id}", update)
+        .build()
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RolePatch {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    permissions: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RoleView {
+    pub id: Uuid,
+    pub name: String,
+    pub description: String,
+    pub permissions: Vec<String>,
+    pub builtin: bool,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl RoleView {
+    fn from_row(row: &tokio_postgres::Row) -> Self {
+        Self {
+            id: row.get(0),
+            name: row.get(1),
+            description: row.get(2),
+            permissions: row.get(3),
+            builtin: row.get(4),
+            version: row.get(5),
+            created_at: row.get(6),
+            updated_at: row.get(7),
+        }
+    }
+}
+
+fn not_found() -> Error {
+    Error::not_found("No such role.")
+}
+
+fn name_taken(name: &str) -> Error {
+    Error::conflict(
+        "role_name_taken",
+        format!("The role name `{name}` is already used in this tenant."),
+    )
+    .with_extension("name", name)
+}
+
+fn validate_name(name: &str) -> Result<String, Error> {
+    let name = name.trim();
+    let mut bytes = name.bytes();
+    let ok = name.len() <= 63
+        && bytes.next().is_some_and(|b| b.is_ascii_lowercase())
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if !ok {
+        return Err(Error::unprocessable(
+            "invalid_name",
+            "name must be 1 to 63 characters: a lowercase letter, then lowercase letters, digits, `_` or `-`.",
+        )
+        .with_extension("field", "name"));
+    }
+    if name == API_KEY_ROLE {
+        return Err(name_taken(name));
+    }
+    Ok(name.to_owned())
+}
+
+fn validate_permissions(permissions: Vec<String>) -> Result<Vec<String>, Error> {
+    if permissions.len() > MAX_PERMISSIONS {
+        return Err(Error::unprocessable(
+            "invalid_permissions",
+            format!("A role holds at most {MAX_PERMISSIONS} permissions."),
+        ));
+    }
+    let mut permissions: Vec<String> = permissions
+        .into_iter()
+        .map(|p| p.trim().to_owned())
+        .collect();
+    if let Some(bad) = permissions.iter().find(|p| !is_valid_permission(p)) {
+        return Err(Error::unprocessable(
+            "invalid_permission",
+            format!("`{bad}` is not a known permission (`resource:action`, `resource:*` or `*`)."),
+        )
+        .with_extension("permission", bad.clone()));
+    }
+    permissions.sort();
+    permissions.dedup();
+    Ok(permissions)
+}
+
+/// The validated fields of a patch.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Valid {
+    name: Option<String>,
+    description: Option<String>,
+    permissions: Option<Vec<String>>,
+}
+
+impl RolePatch {
+    fn validate(self) -> Result<Valid, Error> {
+        let description = self.description.map(|d| d.trim().to_owned());
+        if description
+            .as_ref()
+            .is_some_and(|d| d.chars().count() > MAX_DESCRIPTION_CHARS)
+        {
+            return Err(Error::unprocessable(
+                "invalid_description",
+                format!("description is at most {MAX_DESCRIPTION_CHARS} characters."),
+            ));
+        }
+        Ok(Valid {
+            name: self.name.as_deref().map(validate_name).transpose()?,
+            description,
+            permissions: self.permissions.map(validate_permissions).transpose()?,
+        })
+    }
+}
+
+/// The permissions of `next` that `current` lacks: what the update would hand out.
+fn gained<'a>(current: &[String], next: &'a [String]) -> Vec<&'a String> {
+    next.iter().filter(|p| !current.contains(p)).collect()
+}
+
+async fn update(
+    State(state): State<AppState>,
+    principal: Principal,
+    client: ClientInfo,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Json(patch): Json<RolePatch>,
+) -> Result<Response, Error> {
+    principal.require(WRITE)?;
+    let expected = versioning::expected_version(&headers, "role")?;
+    let id = Uuid::try_parse(&id).map_err(|_| not_found())?;
+    let patch = patch.validate()?;
+
+    let mut conn = state.db()?.get().await?;
+    let tx = db::tenant_tx(&mut conn, principal.tenant_id).await?;
+    let row = tx
+        .query_opt(
+            &format!("SELECT {COLUMNS} FROM auth.roles WHERE id = $1 FOR UPDATE"),
+            &[&id],
+        )
+        .await?
+        .ok_or_else(not_found)?;
+    let before = RoleView::from_row(&row);
+    if before.builtin {
+        return Err(Error::conflict(
+            "builtin_role",
+            format!(
+                "`{}` is a built-in role and cannot be changed.",
+                before.name
+            ),
+        ));
+    }
+    if before.version != expected {
+        return Err(
+            Error::new(StatusCode::PRECONDITION_FAILED, "version_mismatch")
+                .with_detail(format!(
+                    "If-Match names version {expected} but the role is at version {}; \
+                 fetch it again and reapply the change.",
+                    before.version
+                ))
+                .with_extension("current_version", before.version)
+                .with_header(header::ETAG, versioning::etag(before.version)),
+        );
+    }
+    let name = patch.name.unwrap_or_else(|| before.name.clone());
+    let description = patch
+        .description
+        .unwrap_or_else(|| before.description.clone());
+    let permissions = patch
+        .permissions
+        .unwrap_or_else(|| before.permissions.clone());
+    if let Some(missing) = gained(&before.permissions, &permissions)
+        .into_iter()
+        .find(|p| !principal.has_permission(p))
+    {
+        return Err(Error::forbidden(
+            codes::PERMISSION_DENIED,
+            format!("You cannot grant `{missing}`: you do not hold it yourself."),
+        )
+        .with_extension("permission", missing.clone()));
+    }
+
+    let mut before_image = Map::new();
+    let mut after_image = Map::new();
+    let mut changed = Vec::new();
+    let mut diff = |field: &'static str, old: Value, new: Value| {
+        if old != new {
+            before_image.insert(field.to_owned(), old);
+            after_image.insert(field.to_owned(), new);
+            changed.push(field);
+        }
+    };
+    diff("name", json!(before.name), json!(name));
+    diff("description", json!(before.description), json!(description));
+    let mut old_sorted = before.permissions.clone();
+    old_sorted.sort();
+    diff("permissions", json!(old_sorted), json!(permissions));
+    if changed.is_empty() {
+        tx.commit().await?;
+        return respond(before);
+    }
+
+    let row = tx
+        .query_one(
+            &format!(
+                "UPDATE auth.roles
+                 SET name = $2, description = $3, permissions = $4, version = version + 1,
+                     updated_at = now()
+                 WHERE id = $1
+                 RETURNING {COLUMNS}"
+            ),
+            &[&id, &name, &description, &permissions],
+        )
+        .await
+        .map_err(|e| {
+            let unique = e
+                .as_db_error()
+                .and_then(|d| d.constraint())
+                .is_some_and(|c| c == "roles_name_unique");
+            if unique { name_taken(&name) } else { e.into() }
+        })?;
+    let after = RoleView::from_row(&row);
+    before_image.insert("version".to_owned(), json!(before.version));
+    after_image.insert("version".to_owned(), json!(after.version));
+    audit::record(
+        &tx,
+        principal.tenant_id,
+        &client,
+        AuditEvent::new(api_keys::actor(&principal), "auth.role.updated")
+            .target("role", id)
+            .change(
+                Some(Value::Object(before_image)),
+                Some(Value::Object(after_image)),
+            )
+            .details(json!({ "changed": changed })),
+    )
+    .await?;
+    tx.commit().await?;
+    respond(after)
+}
+
+fn respond(view: RoleView) -> Result<Response, Error> {
+    Ok(([(header::ETAG, versioning::etag(view.version))], Json(view)).into_response())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patches_are_validated_and_only_gained_permissions_count() {
+        let patch: RolePatch = serde_json::from_value(json!({
+            "name": " baristas ", "permissions": ["orders:read", "kitchen:*", "orders:read"]
+        }))
+        .unwrap();
+        let valid = patch.validate().unwrap();
+        assert_eq!(valid.name.as_deref(), Some("baristas"));
+        assert_eq!(valid.description, None);
+        let permissions = valid.permissions.unwrap();
+        assert_eq!(permissions, ["kitchen:*", "orders:read"]);
+        let current = vec!["orders:read".to_owned(), "refunds:write".to_owned()];
+        assert_eq!(gained(&current, &permissions), [&"kitchen:*".to_owned()]);
+        assert!(gained(&current, &current[..1]).is_empty());
+        let bad: RolePatch = serde_json::from_value(json!({"permissions": ["x:y"]})).unwrap();
+        assert_eq!(bad.validate().unwrap_err().code(), "invalid_permission");
+        let bad: RolePatch = serde_json::from_value(json!({"name": "api_key"})).unwrap();
+        assert_eq!(bad.validate().unwrap_err().code(), "role_name_taken");
+        assert!(serde_json::from_value::<RolePatch>(json!({"builtin": false})).is_err());
+    }
+}
