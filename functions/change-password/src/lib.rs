@@ -9,7 +9,8 @@
 //!   (`auth.password.change_failed`); a success records `auth.password.changed`.
 //! - A credential without a session (API key) is 403 `session_required`; a session that is no
 //!   longer open (revoked, expired) or a user that is not active is 401 `session_closed`.
-//! - Honours `Idempotency-Key` (the answer holds no secret).
+//! - Not behind `Idempotency-Key`: the stored fingerprint would be a fast hash of the passwords
+//!   in the body. A retry after success fails safely (401: the current password changed).
 //!
 //! Env: `DATABASE_URL`, `AUTH_JWKS`, `AUTH_ISSUER`, `AUTH_AUDIENCE`. Emits no events.
 
@@ -18,19 +19,14 @@ use axum::http::{Method, StatusCode};
 use olympus::audit::{self, Actor, AuditEvent};
 use olympus::auth::{Principal, password, session};
 use olympus::db;
-use olympus::http::{ClientInfo, Idempotency, Json};
+use olympus::http::{ClientInfo, Json};
 use olympus::{AppState, Error, Function};
 use serde::Deserialize;
 use serde_json::json;
 
 pub fn function() -> Function {
     Function::http("change-password")
-        .idempotent_route(
-            &Method::POST,
-            "/v1/auth/password",
-            change_password,
-            Idempotency::Optional,
-        )
+        .route(&Method::POST, "/v1/auth/password", change_password)
         .build()
 }
 

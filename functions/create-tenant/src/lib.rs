@@ -5,7 +5,9 @@
 //! record, and the first session, whose tokens it returns (201). A taken slug is 409
 //! `slug_taken`; every invalid field is a 422 with its own code (`invalid_slug`,
 //! `invalid_industry`, `invalid_currency`, `invalid_time_zone`, `invalid_plan`, `invalid_name`,
-//! `invalid_email`, `weak_password`). Honours `Idempotency-Key`.
+//! `invalid_email`, `weak_password`). Not behind `Idempotency-Key`:
+//! the stored replay would keep the tokens and a fast hash of the owner's password at rest; a
+//! retried sign-up answers 409 `slug_taken` and the client signs in instead.
 //!
 //! Env: `DATABASE_URL`, `AUTH_SIGNING_KEY`, `AUTH_SIGNING_KEY_ID`, `AUTH_SIGNING_ALG`,
 //! `AUTH_ISSUER`, `AUTH_AUDIENCE`, `AUTH_JWKS`, `GOOGLE_CLOUD_PROJECT`,
@@ -21,7 +23,7 @@ use olympus::auth::session::{self, Tokens};
 use olympus::db::{self, Transaction};
 use olympus::events::identity::TenantCreated;
 use olympus::events::{Event, Outbox};
-use olympus::http::{ClientInfo, Idempotency, Json};
+use olympus::http::{ClientInfo, Json};
 use olympus::plans::Plan;
 use olympus::{AppState, Error, Function};
 use serde::{Deserialize, Serialize};
@@ -34,12 +36,7 @@ use olympus::tenants::{self as tenant_view, validate};
 
 pub fn function() -> Function {
     Function::http("create-tenant")
-        .idempotent_route(
-            &Method::POST,
-            "/v1/tenants",
-            create_tenant,
-            Idempotency::Optional,
-        )
+        .route(&Method::POST, "/v1/tenants", create_tenant)
         .publishes(&[TenantCreated::TYPE])
         .build()
 }

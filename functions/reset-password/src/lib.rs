@@ -9,7 +9,9 @@
 //!
 //! A malformed, unknown, expired, already used or other-purpose token — or one of a user that is
 //! no longer active — is 400 `invalid_token`. The tenant is read from the token only to scope
-//! the transaction; a forged tenant part simply finds nothing. Honours `Idempotency-Key`.
+//! the transaction; a forged tenant part simply finds nothing. Not behind
+//! `Idempotency-Key` (the body holds a password and a token); a retry after success answers 400
+//! `invalid_token`, the token being spent.
 //!
 //! Env: `DATABASE_URL`. Emits no events.
 
@@ -19,19 +21,14 @@ use olympus::audit::{self, Actor, AuditEvent};
 use olympus::auth::one_time::{self, Purpose};
 use olympus::auth::{password, session};
 use olympus::db;
-use olympus::http::{ClientInfo, Idempotency, Json};
+use olympus::http::{ClientInfo, Json};
 use olympus::{AppState, Error, Function};
 use serde::Deserialize;
 use serde_json::json;
 
 pub fn function() -> Function {
     Function::http("reset-password")
-        .idempotent_route(
-            &Method::POST,
-            "/v1/auth/password/reset",
-            reset_password,
-            Idempotency::Optional,
-        )
+        .route(&Method::POST, "/v1/auth/password/reset", reset_password)
         .build()
 }
 

@@ -7,7 +7,8 @@
 //! A malformed, unknown, expired, already used or other-purpose token, a token for an address
 //! the user no longer has, or one of a deactivated user is 400 `invalid_token`. The tenant is
 //! read from the token only to scope the transaction; a forged tenant part finds nothing.
-//! Honours `Idempotency-Key`.
+//! Not behind `Idempotency-Key` (the body holds a token); a retry after success answers 400
+//! `invalid_token`.
 //!
 //! Env: `DATABASE_URL`. Emits no events.
 
@@ -16,19 +17,14 @@ use axum::http::{Method, StatusCode};
 use olympus::audit::{self, Actor, AuditEvent};
 use olympus::auth::one_time::{self, Purpose};
 use olympus::db;
-use olympus::http::{ClientInfo, Idempotency, Json};
+use olympus::http::{ClientInfo, Json};
 use olympus::{AppState, Error, Function};
 use serde::Deserialize;
 use serde_json::json;
 
 pub fn function() -> Function {
     Function::http("verify-email")
-        .idempotent_route(
-            &Method::POST,
-            "/v1/auth/email/verify",
-            verify_email,
-            Idempotency::Optional,
-        )
+        .route(&Method::POST, "/v1/auth/email/verify", verify_email)
         .build()
 }
 
