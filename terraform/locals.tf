@@ -43,7 +43,9 @@ locals {
     )
   }
 
-  signing_key_functions = toset([for name in var.signing_key_functions : name if contains(keys(var.functions), name)])
+  # Secrets beyond DATABASE_URL and AUTH_JWKS come from each function's spec (`.secrets(...)`).
+  signing_key_functions = toset([for name, fn in var.functions : name if contains(fn.secrets, "AUTH_SIGNING_KEY")])
+  smtp_functions        = toset([for name, fn in var.functions : name if contains(fn.secrets, "SMTP_URL")])
 
   # Plain environment of every function container (secrets are added separately).
   # K_SERVICE (services) and CLOUD_RUN_JOB (jobs) are set by Cloud Run itself, PORT by Cloud Run
@@ -52,6 +54,10 @@ locals {
     GOOGLE_CLOUD_PROJECT = var.project_id
     AUTH_ISSUER          = var.auth_issuer
     AUTH_AUDIENCE        = var.auth_audience
+    AUTH_SIGNING_KEY_ID  = var.auth_signing_key_id
+    AUTH_SIGNING_ALG     = var.auth_signing_alg
+    MAIL_FROM            = var.mail_from
+    PUBLIC_APP_URL       = var.public_app_url
     DATABASE_POOL_SIZE   = tostring(var.database_pool_size)
     RUST_LOG             = var.log_level
   }

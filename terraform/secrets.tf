@@ -4,7 +4,8 @@
 # creates an empty first version so services can start; rotation adds newer versions out of band
 # (the services read "latest" at start-up) and Terraform never overwrites them.
 #
-# auth-signing-key: the private key of the token-issuing functions (var.signing_key_functions).
+# auth-signing-key: the private key of the token-issuing functions (those whose spec lists the
+# AUTH_SIGNING_KEY secret). smtp-url: the SMTP URL (with credentials) of the mail handlers.
 # Terraform creates only the container; its versions are added out of band, so the key never
 # passes through Terraform state.
 
@@ -35,6 +36,24 @@ resource "google_secret_manager_secret" "auth_signing_key" {
   }
 
   depends_on = [google_project_service.apis]
+}
+
+resource "google_secret_manager_secret" "smtp_url" {
+  secret_id = "smtp-url"
+
+  replication {
+    auto {}
+  }
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_secret_manager_secret_iam_member" "smtp_url" {
+  for_each = local.smtp_functions
+
+  secret_id = google_secret_manager_secret.smtp_url.secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${google_service_account.function[each.key].email}"
 }
 
 resource "google_secret_manager_secret_iam_member" "auth_jwks" {

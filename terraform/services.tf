@@ -92,6 +92,19 @@ resource "google_cloud_run_v2_service" "function" {
         }
       }
 
+      dynamic "env" {
+        for_each = contains(local.smtp_functions, each.key) ? [google_secret_manager_secret.smtp_url.secret_id] : []
+        content {
+          name = "SMTP_URL"
+          value_source {
+            secret_key_ref {
+              secret  = env.value
+              version = "latest"
+            }
+          }
+        }
+      }
+
       volume_mounts {
         name       = "cloudsql"
         mount_path = "/cloudsql"
@@ -112,6 +125,7 @@ resource "google_cloud_run_v2_service" "function" {
     google_project_iam_member.function_cloudsql_client,
     google_secret_manager_secret_iam_member.auth_jwks,
     google_secret_manager_secret_iam_member.auth_signing_key,
+    google_secret_manager_secret_iam_member.smtp_url,
     google_secret_manager_secret_iam_member.database_url,
     google_secret_manager_secret_version.auth_jwks_initial,
   ]

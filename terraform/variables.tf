@@ -44,6 +44,7 @@ variable "functions" {
     schedule  = optional(string)
     job_path  = optional(string)
     publishes = list(string)
+    secrets   = optional(list(string), [])
   }))
 
   validation {
@@ -164,10 +165,28 @@ variable "cors_allowed_origins" {
   default     = []
 }
 
-variable "signing_key_functions" {
-  description = "Functions that issue tokens and so read the private signing key (AUTH_SIGNING_KEY). Add a version to the auth-signing-key secret before listing any."
-  type        = list(string)
-  default     = []
+variable "auth_signing_key_id" {
+  description = "The kid of the current version of the auth-signing-key secret (must be listed in auth-jwks)."
+  type        = string
+  default     = "signing-1"
+}
+
+variable "auth_signing_alg" {
+  description = "Algorithm of the signing key: EdDSA (default) or ES256."
+  type        = string
+  default     = "EdDSA"
+}
+
+variable "mail_from" {
+  description = "Sender of platform mail (password resets, invites, verifications)."
+  type        = string
+  default     = "Olympus <no-reply@example.com>"
+}
+
+variable "public_app_url" {
+  description = "Base URL of the web app that links in mails point to."
+  type        = string
+  default     = "https://app.example.com"
 }
 
 variable "database_owner_functions" {

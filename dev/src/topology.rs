@@ -33,6 +33,8 @@ pub struct FunctionSpec {
     pub job_path: Option<String>,
     /// Event types it may publish (`*` expanded to every topic).
     pub publishes: Vec<String>,
+    /// Secret environment variables Terraform mounts for it (beyond DATABASE_URL and AUTH_JWKS).
+    pub secrets: Vec<String>,
 }
 
 /// The whole file.
@@ -94,6 +96,12 @@ impl Topology {
                     schedule: None,
                     job_path: None,
                     publishes,
+                    secrets: {
+                        let mut secrets = function.secret_names().to_vec();
+                        secrets.sort();
+                        secrets.dedup();
+                        secrets
+                    },
                 };
                 match function.trigger() {
                     Trigger::Http { routes } => {

@@ -73,6 +73,7 @@ pub struct Function {
     name: &'static str,
     trigger: Trigger,
     publishes: Vec<String>,
+    secrets: Vec<String>,
     router: Router<AppState>,
     job: Option<JobRunner>,
 }
@@ -94,6 +95,7 @@ impl Function {
             name,
             routes: Vec::new(),
             publishes: Vec::new(),
+            secrets: Vec::new(),
             router: Router::new(),
         }
     }
@@ -108,6 +110,7 @@ impl Function {
             name,
             trigger: Trigger::Event { topic, push_path },
             publishes: Vec::new(),
+            secrets: Vec::new(),
             router,
             job: None,
         }
@@ -143,6 +146,7 @@ impl Function {
                 path,
             },
             publishes: Vec::new(),
+            secrets: Vec::new(),
             router,
             job: Some(runner),
         }
@@ -154,6 +158,19 @@ impl Function {
         self.publishes
             .extend(event_types.iter().map(|t| (*t).to_owned()));
         self
+    }
+
+    /// Declares secret environment variables this function needs beyond every function's
+    /// `DATABASE_URL` and `AUTH_JWKS` (e.g. `AUTH_SIGNING_KEY`, `SMTP_URL`): Terraform mounts
+    /// exactly these from Secret Manager, so no other function can read them.
+    #[must_use]
+    pub fn secrets(mut self, names: &[&str]) -> Self {
+        self.secrets.extend(names.iter().map(|n| (*n).to_owned()));
+        self
+    }
+
+    pub fn secret_names(&self) -> &[String] {
+        &self.secrets
     }
 
     pub fn name(&self) -> &'static str {
@@ -197,6 +214,7 @@ pub struct HttpFunction {
     name: &'static str,
     routes: Vec<RouteSpec>,
     publishes: Vec<String>,
+    secrets: Vec<String>,
     router: Router<AppState>,
 }
 
@@ -265,6 +283,13 @@ impl HttpFunction {
         self
     }
 
+    /// Declares secret environment variables (see [`Function::secrets`]).
+    #[must_use]
+    pub fn secrets(mut self, names: &[&str]) -> Self {
+        self.secrets.extend(names.iter().map(|n| (*n).to_owned()));
+        self
+    }
+
     pub fn build(self) -> Function {
         Function {
             name: self.name,
@@ -272,6 +297,7 @@ impl HttpFunction {
                 routes: self.routes,
             },
             publishes: self.publishes,
+            secrets: self.secrets,
             router: self.router,
             job: None,
         }

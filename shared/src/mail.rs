@@ -15,6 +15,9 @@ use crate::config::{Config, ConfigError};
 use crate::error::Error;
 use crate::events::EventError;
 
+/// The secret a mail-sending function declares in its spec (`.secrets(&[SMTP_SECRET])`).
+pub const SMTP_SECRET: &str = "SMTP_URL";
+
 /// One plain-text message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Mail {

@@ -6,96 +6,9 @@
 
 mod common;
 
-use common::TestPlatform;
-use olympus::auth::roles::BUILTIN_ROLES;
+use common::{Account, PASSWORD, TestPlatform, account, post_login, problem, user};
 use serde_json::{Value, json};
 use uuid::Uuid;
-
-const PASSWORD: &str = "correct horse battery staple";
-
-struct Account {
-    tenant: Uuid,
-    slug: String,
-    user: Uuid,
-    email: String,
-}
-
-/// A tenant with its built-in roles, written directly (sign-up is another function's job).
-async fn tenant(platform: &TestPlatform, slug: &str) -> Uuid {
-    let admin = platform.admin().await;
-    let tenant = Uuid::now_v7();
-    admin
-        .execute(
-            "INSERT INTO platform.tenants (id, slug, name) VALUES ($1, $2, $3)",
-            &[&tenant, &slug, &format!("Tenant {slug}")],
-        )
-        .await
-        .unwrap();
-    admin
-        .execute(
-            "INSERT INTO platform.tenant_directory (slug, tenant_id) VALUES ($1, $2)",
-            &[&slug, &tenant],
-        )
-        .await
-        .unwrap();
-    for role in BUILTIN_ROLES {
-        let permissions: Vec<String> = role.permissions.iter().map(|p| (*p).to_owned()).collect();
-        admin
-            .execute(
-                "INSERT INTO auth.roles (id, tenant_id, name, description, permissions, builtin)
-                 VALUES ($1, $2, $3, $4, $5, true)",
-                &[
-                    &Uuid::now_v7(),
-                    &tenant,
-                    &role.name,
-                    &role.description,
-                    &permissions,
-                ],
-            )
-            .await
-            .unwrap();
-    }
-    tenant
-}
-
-/// An active user of `tenant` with `role` everywhere, password [`PASSWORD`].
-async fn user(platform: &TestPlatform, tenant: Uuid, email: &str, role: &str) -> Uuid {
-    let admin = platform.admin().await;
-    let user = Uuid::now_v7();
-    let hash = olympus::auth::password::hash(PASSWORD.to_owned())
-        .await
-        .unwrap();
-    admin
-        .execute(
-            "INSERT INTO auth.users (id, tenant_id, email, name, password_hash, status,
-                                     email_verified_at)
-             VALUES ($1, $2, $3, $4, $5, 'active', now())",
-            &[&user, &tenant, &email, &format!("User {email}"), &hash],
-        )
-        .await
-        .unwrap();
-    admin
-        .execute(
-            "INSERT INTO auth.role_grants (tenant_id, user_id, role_id)
-             SELECT $1, $2, id FROM auth.roles WHERE tenant_id = $1 AND name = $3",
-            &[&tenant, &user, &role],
-        )
-        .await
-        .unwrap();
-    user
-}
-
-async fn account(platform: &TestPlatform, slug: &str, role: &str) -> Account {
-    let tenant = tenant(platform, slug).await;
-    let email = format!("{role}@{slug}.example");
-    let user = user(platform, tenant, &email, role).await;
-    Account {
-        tenant,
-        slug: slug.to_owned(),
-        user,
-        email,
-    }
-}
 
 async fn post(
     platform: &TestPlatform,
@@ -117,13 +30,7 @@ async fn login_as(
     password: &str,
     ip: Option<&str>,
 ) -> reqwest::Response {
-    post(
-        platform,
-        "/v1/auth/login",
-        &json!({ "tenant": slug, "email": email, "password": password, "device": "till-1" }),
-        ip,
-    )
-    .await
+    post_login(platform, slug, email, password, Some("till-1"), ip).await
 }
 
 /// Logs in with the right password and returns the token response.
@@ -141,17 +48,6 @@ async fn refresh(platform: &TestPlatform, token: &Value) -> reqwest::Response {
         None,
     )
     .await
-}
-
-async fn problem(response: reqwest::Response, status: u16, code: &str) -> Value {
-    assert_eq!(response.status().as_u16(), status, "status");
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/problem+json"
-    );
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["code"], code, "{body}");
-    body
 }
 
 fn retry_after(response: &reqwest::Response) -> u64 {

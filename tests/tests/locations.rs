@@ -8,43 +8,15 @@
 mod common;
 
 use base64::Engine as _;
-use common::TestPlatform;
+use common::{Owner, TestPlatform, audit_count, problem, sign_up_with, signup_body};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-const PASSWORD: &str = "correct horse battery staple";
-
-struct Owner {
-    tenant: Uuid,
-    token: String,
-    /// The first location, created by sign-up.
-    location: Uuid,
-}
-
-/// Signs up a tenant (free plan) and returns its owner's token and first location.
+/// Signs up a tenant (free plan, first location "Main street") and returns its owner.
 async fn sign_up(platform: &TestPlatform, slug: &str) -> Owner {
-    let response = platform
-        .http
-        .post(platform.url("/v1/tenants"))
-        .json(&json!({
-            "name": format!("Tenant {slug}"),
-            "slug": slug,
-            "industry": "restaurant",
-            "currency": "EUR",
-            "time_zone": "Europe/Paris",
-            "owner": {"name": "Olga Owner", "email": format!("owner@{slug}.example"), "password": PASSWORD},
-            "location": {"name": "Main street"}
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201, "{:?}", response.text().await);
-    let body: Value = response.json().await.unwrap();
-    Owner {
-        tenant: body["tenant"]["id"].as_str().unwrap().parse().unwrap(),
-        token: body["tokens"]["access_token"].as_str().unwrap().to_owned(),
-        location: body["location"]["id"].as_str().unwrap().parse().unwrap(),
-    }
+    let mut body = signup_body(slug, &format!("Tenant {slug}"));
+    body["location"] = json!({"name": "Main street"});
+    sign_up_with(platform, &body).await
 }
 
 async fn set_plan(platform: &TestPlatform, tenant: Uuid, plan: &str) {
@@ -123,18 +95,6 @@ async fn pin_login(platform: &TestPlatform, body: &Value) -> reqwest::Response {
         .unwrap()
 }
 
-async fn problem(response: reqwest::Response, status: u16, code: &str) -> Value {
-    let actual = response.status().as_u16();
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/problem+json"
-    );
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(actual, status, "{body}");
-    assert_eq!(body["code"], code, "{body}");
-    body
-}
-
 async fn json_ok(response: reqwest::Response, status: u16) -> Value {
     let actual = response.status().as_u16();
     let text = response.text().await.unwrap();
@@ -160,19 +120,6 @@ async fn count(platform: &TestPlatform, sql: &str, tenant: Uuid) -> i64 {
         .admin()
         .await
         .query_one(sql, &[&tenant])
-        .await
-        .unwrap()
-        .get(0)
-}
-
-async fn audit_count(platform: &TestPlatform, tenant: Uuid, action: &str) -> i64 {
-    platform
-        .admin()
-        .await
-        .query_one(
-            "SELECT count(*) FROM audit.events WHERE tenant_id = $1 AND action = $2",
-            &[&tenant, &action],
-        )
         .await
         .unwrap()
         .get(0)

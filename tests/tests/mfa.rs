@@ -9,84 +9,17 @@ mod common;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::TestPlatform;
-use olympus::auth::roles::BUILTIN_ROLES;
+use common::{
+    Account, PASSWORD, TestPlatform, audit_count, post_login, problem, tenant, user_named,
+};
 use serde_json::{Value, json};
 use uuid::Uuid;
-
-const PASSWORD: &str = "correct horse battery staple";
-
-struct Account {
-    tenant: Uuid,
-    slug: String,
-    user: Uuid,
-    email: String,
-}
-
-/// A tenant with its built-in roles, written directly (sign-up is another function's job).
-async fn tenant(platform: &TestPlatform, slug: &str) -> Uuid {
-    let admin = platform.admin().await;
-    let tenant = Uuid::now_v7();
-    admin
-        .execute(
-            "INSERT INTO platform.tenants (id, slug, name) VALUES ($1, $2, $3)",
-            &[&tenant, &slug, &format!("Tenant {slug}")],
-        )
-        .await
-        .unwrap();
-    admin
-        .execute(
-            "INSERT INTO platform.tenant_directory (slug, tenant_id) VALUES ($1, $2)",
-            &[&slug, &tenant],
-        )
-        .await
-        .unwrap();
-    for role in BUILTIN_ROLES {
-        let permissions: Vec<String> = role.permissions.iter().map(|p| (*p).to_owned()).collect();
-        admin
-            .execute(
-                "INSERT INTO auth.roles (id, tenant_id, name, description, permissions, builtin)
-                 VALUES ($1, $2, $3, $4, $5, true)",
-                &[
-                    &Uuid::now_v7(),
-                    &tenant,
-                    &role.name,
-                    &role.description,
-                    &permissions,
-                ],
-            )
-            .await
-            .unwrap();
-    }
-    tenant
-}
 
 /// An active owner of a new tenant `slug`, password [`PASSWORD`].
 async fn account(platform: &TestPlatform, slug: &str) -> Account {
     let tenant = tenant(platform, slug).await;
     let email = format!("owner@{slug}.example");
-    let admin = platform.admin().await;
-    let user = Uuid::now_v7();
-    let hash = olympus::auth::password::hash(PASSWORD.to_owned())
-        .await
-        .unwrap();
-    admin
-        .execute(
-            "INSERT INTO auth.users (id, tenant_id, email, name, password_hash, status,
-                                     email_verified_at)
-             VALUES ($1, $2, $3, $4, $5, 'active', now())",
-            &[&user, &tenant, &email, &"Owner", &hash],
-        )
-        .await
-        .unwrap();
-    admin
-        .execute(
-            "INSERT INTO auth.role_grants (tenant_id, user_id, role_id)
-             SELECT $1, $2, id FROM auth.roles WHERE tenant_id = $1 AND name = 'owner'",
-            &[&tenant, &user],
-        )
-        .await
-        .unwrap();
+    let user = user_named(platform, tenant, &email, "Owner", "owner").await;
     Account {
         tenant,
         slug: slug.to_owned(),
@@ -119,13 +52,13 @@ async fn post_as(
 }
 
 async fn login(platform: &TestPlatform, account: &Account) -> reqwest::Response {
-    post(
+    post_login(
         platform,
-        "/v1/auth/login",
-        &json!({
-            "tenant": account.slug, "email": account.email, "password": PASSWORD,
-            "device": "till-1",
-        }),
+        &account.slug,
+        &account.email,
+        PASSWORD,
+        Some("till-1"),
+        None,
     )
     .await
 }
@@ -155,17 +88,6 @@ async fn login_challenge(platform: &TestPlatform, account: &Account) -> String {
 
 async fn verify(platform: &TestPlatform, body: &Value) -> reqwest::Response {
     post(platform, "/v1/auth/mfa/verify", body).await
-}
-
-async fn problem(response: reqwest::Response, status: u16, code: &str) -> Value {
-    assert_eq!(response.status().as_u16(), status, "status");
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/problem+json"
-    );
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["code"], code, "{body}");
-    body
 }
 
 fn unix_now() -> u64 {
@@ -240,19 +162,6 @@ async fn failed_logins(platform: &TestPlatform, user: Uuid) -> i32 {
         .query_one(
             "SELECT failed_logins FROM auth.users WHERE id = $1",
             &[&user],
-        )
-        .await
-        .unwrap()
-        .get(0)
-}
-
-async fn audit_count(platform: &TestPlatform, tenant: Uuid, action: &str) -> i64 {
-    platform
-        .admin()
-        .await
-        .query_one(
-            "SELECT count(*) FROM audit.events WHERE tenant_id = $1 AND action = $2",
-            &[&tenant, &action],
         )
         .await
         .unwrap()

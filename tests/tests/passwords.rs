@@ -10,49 +10,17 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestPlatform, eventually};
+use common::{
+    Owner, PASSWORD, TestPlatform, eventually, post_login, problem, sign_up_with, signup_body,
+};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-const PASSWORD: &str = "correct horse battery staple";
 const NEW_PASSWORD: &str = "a brand new passphrase";
-
-struct Owner {
-    tenant: Uuid,
-    user: Uuid,
-    slug: String,
-    email: String,
-    access: String,
-    refresh: String,
-}
 
 /// Signs a business up and returns its owner with the sign-up session's tokens.
 async fn sign_up(platform: &TestPlatform, slug: &str) -> Owner {
-    let email = format!("owner@{slug}.example");
-    let response = post(
-        platform,
-        "/v1/tenants",
-        &json!({
-            "name": format!("Shop {slug}"),
-            "slug": slug,
-            "industry": "restaurant",
-            "currency": "EUR",
-            "time_zone": "Europe/Paris",
-            "owner": {"name": "Olga Owner", "email": email, "password": PASSWORD}
-        }),
-        None,
-    )
-    .await;
-    assert_eq!(response.status(), 201);
-    let body: Value = response.json().await.unwrap();
-    Owner {
-        tenant: body["tenant"]["id"].as_str().unwrap().parse().unwrap(),
-        user: body["user"]["id"].as_str().unwrap().parse().unwrap(),
-        slug: slug.to_owned(),
-        email,
-        access: body["tokens"]["access_token"].as_str().unwrap().to_owned(),
-        refresh: body["tokens"]["refresh_token"].as_str().unwrap().to_owned(),
-    }
+    sign_up_with(platform, &signup_body(slug, &format!("Shop {slug}"))).await
 }
 
 async fn post(
@@ -69,13 +37,7 @@ async fn post(
 }
 
 async fn login(platform: &TestPlatform, owner: &Owner, password: &str) -> reqwest::Response {
-    post(
-        platform,
-        "/v1/auth/login",
-        &json!({"tenant": owner.slug, "email": owner.email, "password": password}),
-        None,
-    )
-    .await
+    post_login(platform, &owner.slug, &owner.email, password, None, None).await
 }
 
 async fn refresh(platform: &TestPlatform, token: &str) -> reqwest::Response {
@@ -117,18 +79,6 @@ async fn verify(platform: &TestPlatform, token: &str) -> reqwest::Response {
         None,
     )
     .await
-}
-
-async fn problem(response: reqwest::Response, status: u16, code: &str) -> Value {
-    let actual = response.status().as_u16();
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/problem+json"
-    );
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(actual, status, "{body}");
-    assert_eq!(body["code"], code, "{body}");
-    body
 }
 
 /// Every message in the dev mailbox (newest first), read over HTTP.
@@ -434,7 +384,7 @@ async fn change_password_needs_the_current_one_and_revokes_other_sessions() {
             &platform,
             path,
             &json!({"current_password": "not my password", "new_password": NEW_PASSWORD}),
-            Some(&owner.access),
+            Some(&owner.token),
         )
         .await,
         401,
@@ -446,7 +396,7 @@ async fn change_password_needs_the_current_one_and_revokes_other_sessions() {
             &platform,
             path,
             &json!({"current_password": PASSWORD, "new_password": "short"}),
-            Some(&owner.access),
+            Some(&owner.token),
         )
         .await,
         422,
@@ -474,7 +424,7 @@ async fn change_password_needs_the_current_one_and_revokes_other_sessions() {
         &platform,
         path,
         &json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD}),
-        Some(&owner.access),
+        Some(&owner.token),
     )
     .await;
     assert_eq!(response.status(), 204);
@@ -530,13 +480,13 @@ async fn email_verification_end_to_end_through_the_mailbox() {
         "missing_token",
     )
     .await;
-    let response = post(&platform, path, &json!({}), Some(&owner.access)).await;
+    let response = post(&platform, path, &json!({}), Some(&owner.token)).await;
     assert_eq!(response.status(), 202);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["email"], owner.email.as_str());
     assert!(body["expires_at"].is_string());
     // Asked again at once: throttled, no second mail.
-    let again = post(&platform, path, &json!({}), Some(&owner.access)).await;
+    let again = post(&platform, path, &json!({}), Some(&owner.token)).await;
     assert!(again.headers().contains_key("retry-after"));
     problem(again, 429, "verification_recently_sent").await;
 
@@ -554,7 +504,7 @@ async fn email_verification_end_to_end_through_the_mailbox() {
     assert!(email_verified(&platform, owner.user).await);
     problem(verify(&platform, &token).await, 400, "invalid_token").await;
     problem(
-        post(&platform, path, &json!({}), Some(&owner.access)).await,
+        post(&platform, path, &json!({}), Some(&owner.token)).await,
         409,
         "already_verified",
     )
@@ -584,7 +534,7 @@ async fn tokens_are_bound_to_their_purpose_and_their_tenant() {
         &platform,
         "/v1/auth/email/verification",
         &json!({}),
-        Some(&a.access),
+        Some(&a.token),
     )
     .await;
     assert_eq!(response.status(), 202);

@@ -8,52 +8,9 @@
 
 mod common;
 
-use common::TestPlatform;
+use common::{TestPlatform, problem, sign_up};
 use serde_json::{Value, json};
 use uuid::Uuid;
-
-const PASSWORD: &str = "correct horse battery staple";
-
-/// A signed-up tenant: its id, its owner (role `owner`, permission `*`) and the owner's token.
-struct Owner {
-    tenant: Uuid,
-    user: Uuid,
-    token: String,
-}
-
-async fn sign_up(platform: &TestPlatform, slug: &str) -> Owner {
-    let response = platform
-        .http
-        .post(platform.url("/v1/tenants"))
-        .json(&json!({
-            "name": format!("Tenant {slug}"),
-            "slug": slug,
-            "industry": "restaurant",
-            "currency": "EUR",
-            "time_zone": "Europe/Paris",
-            "owner": {"name": "Olga Owner", "email": format!("owner@{slug}.example"), "password": PASSWORD}
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201, "{:?}", response.text().await);
-    let body: Value = response.json().await.unwrap();
-    Owner {
-        tenant: body["tenant"]["id"].as_str().unwrap().parse().unwrap(),
-        user: body["user"]["id"].as_str().unwrap().parse().unwrap(),
-        token: body["tokens"]["access_token"].as_str().unwrap().to_owned(),
-    }
-}
-
-async fn problem(response: reqwest::Response, status: u16, code: &str) -> Value {
-    let actual = response.status().as_u16();
-    let content_type = response.headers()["content-type"].clone();
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(actual, status, "{body}");
-    assert_eq!(content_type, "application/problem+json");
-    assert_eq!(body["code"], code, "{body}");
-    body
-}
 
 async fn ok(response: reqwest::Response, status: u16) -> Value {
     let actual = response.status().as_u16();

@@ -7,39 +7,9 @@
 
 mod common;
 
-use common::TestPlatform;
+use common::{PASSWORD, TestPlatform, post_sign_up, problem, signed_up, signup_body};
 use serde_json::{Value, json};
 use uuid::Uuid;
-
-const PASSWORD: &str = "correct horse battery staple";
-
-fn signup_body(slug: &str, name: &str) -> Value {
-    json!({
-        "name": name,
-        "slug": slug,
-        "industry": "restaurant",
-        "currency": "EUR",
-        "time_zone": "Europe/Paris",
-        "owner": {"name": "Olga Owner", "email": format!("owner@{slug}.example"), "password": PASSWORD}
-    })
-}
-
-async fn sign_up(platform: &TestPlatform, body: &Value) -> reqwest::Response {
-    platform
-        .http
-        .post(platform.url("/v1/tenants"))
-        .json(body)
-        .send()
-        .await
-        .unwrap()
-}
-
-/// Signs up and returns the 201 body.
-async fn signed_up(platform: &TestPlatform, body: &Value) -> Value {
-    let response = sign_up(platform, body).await;
-    assert_eq!(response.status(), 201, "{:?}", response.text().await);
-    response.json().await.unwrap()
-}
 
 fn tenant_id(signup: &Value) -> Uuid {
     signup["tenant"]["id"].as_str().unwrap().parse().unwrap()
@@ -50,18 +20,6 @@ fn access_token(signup: &Value) -> String {
         .as_str()
         .unwrap()
         .to_owned()
-}
-
-async fn problem(response: reqwest::Response, status: u16, code: &str) -> Value {
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/problem+json"
-    );
-    let actual = response.status().as_u16();
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(actual, status, "{body}");
-    assert_eq!(body["code"], code, "{body}");
-    body
 }
 
 async fn get_tenant(platform: &TestPlatform, token: &str) -> reqwest::Response {
@@ -101,7 +59,7 @@ async fn sign_up_creates_the_tenant_its_owner_and_tokens_that_read_it() {
     let mut body = signup_body("joes-diner", "Joe's Diner");
     body["owner"]["email"] = json!("  Joe@Example.COM ");
 
-    let response = sign_up(&platform, &body).await;
+    let response = post_sign_up(&platform, &body).await;
     assert_eq!(response.status(), 201);
     assert_eq!(response.headers()["location"], "/v1/tenant");
     assert_eq!(response.headers()["cache-control"], "no-store");
@@ -285,7 +243,7 @@ async fn a_taken_slug_is_409_slug_taken() {
     signed_up(&platform, &signup_body("taken", "First")).await;
     let mut again = signup_body("taken", "Second");
     again["owner"]["email"] = json!("someone@else.example");
-    let body = problem(sign_up(&platform, &again).await, 409, "slug_taken").await;
+    let body = problem(post_sign_up(&platform, &again).await, 409, "slug_taken").await;
     assert_eq!(body["field"], "slug");
     let admin = platform.admin().await;
     let tenants: i64 = admin
@@ -306,7 +264,10 @@ async fn a_taken_slug_is_409_slug_taken() {
     first["owner"]["email"] = json!("one@racing.example");
     let mut second = signup_body("racing", "Racer Two");
     second["owner"]["email"] = json!("two@racing.example");
-    let (one, two) = tokio::join!(sign_up(&platform, &first), sign_up(&platform, &second));
+    let (one, two) = tokio::join!(
+        post_sign_up(&platform, &first),
+        post_sign_up(&platform, &second)
+    );
     let mut statuses = [one.status().as_u16(), two.status().as_u16()];
     statuses.sort_unstable();
     assert_eq!(statuses, [201, 409]);
@@ -322,7 +283,7 @@ async fn a_taken_slug_is_409_slug_taken() {
         )
         .await
         .unwrap();
-    let ghost = sign_up(&platform, &signup_body("ghost", "Another Ghost")).await;
+    let ghost = post_sign_up(&platform, &signup_body("ghost", "Another Ghost")).await;
     problem(ghost, 409, "slug_taken").await;
     platform.stop().await;
 }
@@ -433,7 +394,7 @@ async fn every_invalid_field_has_its_own_code() {
             target = &mut target[*key];
         }
         target[*last] = value.clone();
-        let problem = problem(sign_up(&platform, &body).await, 422, code).await;
+        let problem = problem(post_sign_up(&platform, &body).await, 422, code).await;
         if let Some(field) = field {
             assert_eq!(problem["field"], field, "{path:?} = {value}");
         }
@@ -441,7 +402,7 @@ async fn every_invalid_field_has_its_own_code() {
     let mut missing_owner = base.clone();
     missing_owner.as_object_mut().unwrap().remove("owner");
     problem(
-        sign_up(&platform, &missing_owner).await,
+        post_sign_up(&platform, &missing_owner).await,
         422,
         "invalid_body",
     )

@@ -190,6 +190,8 @@ struct Spec {
     schedule: Option<String>,
     #[serde(default)]
     publishes: Vec<String>,
+    #[serde(default)]
+    secrets: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -239,7 +241,7 @@ impl Topology {
                     for optional in ["topic", "push_path", "schedule", "job_path"] {
                         spec.entry(optional).or_insert(serde_json::Value::Null);
                     }
-                    for list in ["routes", "publishes"] {
+                    for list in ["routes", "publishes", "secrets"] {
                         spec.entry(list).or_insert(serde_json::json!([]));
                     }
                 }
@@ -1556,7 +1558,12 @@ fn check_runtimes(
                     },
                 );
             }
-            check_environment(problems, &at, container);
+            let secrets = topology
+                .functions
+                .get(&name)
+                .map(|spec| spec.secrets.clone())
+                .unwrap_or_default();
+            check_environment(problems, &at, container, &secrets);
             let mounts = container.blocks("volume_mounts").unwrap_or_default();
             problems.check(
                 mounts
@@ -1631,17 +1638,36 @@ fn check_runtimes(
     Ok(accounts)
 }
 
-fn check_environment(problems: &mut Problems, at: &str, container: &Node) {
+/// Secrets a function may declare in its spec beyond the two every function gets.
+const DECLARABLE_SECRETS: [&str; 2] = ["AUTH_SIGNING_KEY", "SMTP_URL"];
+
+fn check_environment(problems: &mut Problems, at: &str, container: &Node, declared: &[String]) {
     let env = container.blocks("env").unwrap_or_default();
     let find = |name: &str| env.iter().find(|e| e.string("name").ok() == Some(name));
-    for secret in ["DATABASE_URL", "AUTH_JWKS"] {
-        let from_secret = find(secret).is_some_and(|e| {
+    let from_secret = |name: &str| {
+        find(name).is_some_and(|e| {
             e.block("value_source.secret_key_ref")
                 .is_ok_and(|r| r.string("secret").is_ok())
-        });
-        problems.check(from_secret, || {
+        })
+    };
+    for secret in ["DATABASE_URL", "AUTH_JWKS"] {
+        problems.check(from_secret(secret), || {
             format!("{at}: {secret} does not come from Secret Manager")
         });
+    }
+    // Exactly the declared secrets are mounted: the private signing key and the SMTP
+    // credentials reach only the functions whose spec asks for them.
+    for secret in DECLARABLE_SECRETS {
+        let wanted = declared.iter().any(|d| d == secret);
+        let mounted = find(secret).is_some();
+        problems.check(wanted == mounted, || {
+            format!("{at}: {secret} mounted = {mounted}, declared = {wanted}")
+        });
+        if wanted {
+            problems.check(from_secret(secret), || {
+                format!("{at}: {secret} does not come from Secret Manager")
+            });
+        }
     }
     let project = find("GOOGLE_CLOUD_PROJECT").and_then(|e| e.string("value").ok());
     problems.check(project == Some(PROJECT), || {

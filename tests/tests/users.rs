@@ -9,48 +9,12 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestPlatform, eventually};
+use common::{TestPlatform, audit_count, eventually, post_login, problem, sign_up};
 use olympus::auth::roles::{BUILTIN_ROLES, STAFF};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-const PASSWORD: &str = "correct horse battery staple";
 const NEW_PASSWORD: &str = "invited users pick their own";
-
-struct Owner {
-    tenant: Uuid,
-    slug: String,
-    user: Uuid,
-    token: String,
-    location: Uuid,
-}
-
-async fn sign_up(platform: &TestPlatform, slug: &str) -> Owner {
-    let response = platform
-        .http
-        .post(platform.url("/v1/tenants"))
-        .json(&json!({
-            "name": format!("Tenant {slug}"),
-            "slug": slug,
-            "industry": "restaurant",
-            "currency": "EUR",
-            "time_zone": "Europe/Paris",
-            "owner": {"name": "Olga Owner", "email": format!("owner@{slug}.example"), "password": PASSWORD}
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
-    let body: Value = response.json().await.unwrap();
-    let id = |v: &Value| v.as_str().unwrap().parse::<Uuid>().unwrap();
-    Owner {
-        tenant: id(&body["tenant"]["id"]),
-        slug: slug.to_owned(),
-        user: id(&body["user"]["id"]),
-        token: body["tokens"]["access_token"].as_str().unwrap().to_owned(),
-        location: id(&body["location"]["id"]),
-    }
-}
 
 async fn invite(platform: &TestPlatform, token: &str, body: &Value) -> reqwest::Response {
     platform
@@ -124,30 +88,6 @@ async fn post(platform: &TestPlatform, path: &str, body: &Value) -> reqwest::Res
         .unwrap()
 }
 
-async fn login(
-    platform: &TestPlatform,
-    slug: &str,
-    email: &str,
-    password: &str,
-) -> reqwest::Response {
-    post(
-        platform,
-        "/v1/auth/login",
-        &json!({"tenant": slug, "email": email, "password": password}),
-    )
-    .await
-}
-
-async fn problem(response: reqwest::Response, status: u16, code: &str) -> Value {
-    let actual = response.status().as_u16();
-    let content_type = response.headers()["content-type"].clone();
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(actual, status, "{body}");
-    assert_eq!(content_type, "application/problem+json");
-    assert_eq!(body["code"], code, "{body}");
-    body
-}
-
 /// The invite token mailed to `email` (waits for the event handler).
 async fn mailed_token(platform: &TestPlatform, email: &str) -> String {
     let url = platform.url("/dev/mailbox");
@@ -169,19 +109,6 @@ async fn mailed_token(platform: &TestPlatform, email: &str) -> String {
         .find(|w| w.contains("/accept-invite?token="))
         .expect("a link in the mail");
     link.split_once("token=").unwrap().1.to_owned()
-}
-
-async fn audit_count(platform: &TestPlatform, tenant: Uuid, action: &str) -> i64 {
-    platform
-        .admin()
-        .await
-        .query_one(
-            "SELECT count(*) FROM audit.events WHERE tenant_id = $1 AND action = $2",
-            &[&tenant, &action],
-        )
-        .await
-        .unwrap()
-        .get(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -214,7 +141,7 @@ async fn an_invited_user_gets_the_mail_accepts_and_signs_in_with_the_granted_rol
     assert!(token.starts_with(&format!("ott_{}_", owner.tenant.simple())));
     // Not a password yet: an invited user cannot log in.
     problem(
-        login(&platform, &owner.slug, email, NEW_PASSWORD).await,
+        post_login(&platform, &owner.slug, email, NEW_PASSWORD, None, None).await,
         401,
         "invalid_credentials",
     )
@@ -261,7 +188,7 @@ async fn an_invited_user_gets_the_mail_accepts_and_signs_in_with_the_granted_rol
         1
     );
 
-    let response = login(&platform, &owner.slug, email, NEW_PASSWORD).await;
+    let response = post_login(&platform, &owner.slug, email, NEW_PASSWORD, None, None).await;
     assert_eq!(response.status(), 200);
     let staff_token = response.json::<Value>().await.unwrap()["access_token"]
         .as_str()
@@ -577,7 +504,7 @@ async fn deactivation_revokes_sessions_and_keeps_an_owner() {
     .await
     .unwrap();
     assert_eq!(
-        login(&platform, &owner.slug, email, NEW_PASSWORD)
+        post_login(&platform, &owner.slug, email, NEW_PASSWORD, None, None)
             .await
             .status(),
         200
@@ -603,7 +530,7 @@ async fn deactivation_revokes_sessions_and_keeps_an_owner() {
     )
     .await;
     problem(
-        login(&platform, &owner.slug, email, NEW_PASSWORD).await,
+        post_login(&platform, &owner.slug, email, NEW_PASSWORD, None, None).await,
         401,
         "invalid_credentials",
     )

@@ -30,6 +30,7 @@ use uuid::Uuid;
 pub fn function() -> Function {
     Function::http("accept-invite")
         .route(&Method::POST, "/v1/auth/invite/accept", accept)
+        .secrets(&[olympus::auth::SIGNING_KEY_SECRET])
         .build()
 }
 

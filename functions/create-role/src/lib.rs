@@ -14,9 +14,11 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use olympus::audit::{self, AuditEvent};
-use olympus::auth::api_keys::{self, API_KEY_ROLE};
-use olympus::auth::roles::is_valid_permission;
-use olympus::auth::{Principal, codes};
+use olympus::auth::Principal;
+use olympus::auth::api_keys;
+use olympus::auth::roles::{
+    ensure_held, name_taken, validate_description, validate_name, validate_permissions,
+};
 use olympus::db;
 use olympus::http::{ClientInfo, Idempotency, Json};
 use olympus::{AppState, Error, Function};
@@ -25,8 +27,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 pub const WRITE: &str = "roles:write";
-pub const MAX_DESCRIPTION_CHARS: usize = 1000;
-pub const MAX_PERMISSIONS: usize = 100;
+pub use olympus::auth::roles::{MAX_DESCRIPTION_CHARS, MAX_PERMISSIONS};
 
 pub fn function() -> Function {
     Function::http("create-role")
@@ -63,83 +64,15 @@ struct Valid {
     permissions: Vec<String>,
 }
 
-fn name_taken(name: &str) -> Error {
-    Error::conflict(
-        "role_name_taken",
-        format!("The role name `{name}` is already used in this tenant."),
-    )
-    .with_extension("name", name)
-}
-
-fn validate_name(name: &str) -> Result<String, Error> {
-    let name = name.trim();
-    let mut bytes = name.bytes();
-    let ok = name.len() <= 63
-        && bytes.next().is_some_and(|b| b.is_ascii_lowercase())
-        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
-    if !ok {
-        return Err(Error::unprocessable(
-            "invalid_name",
-            "name must be 1 to 63 characters: a lowercase letter, then lowercase letters, digits, `_` or `-`.",
-        )
-        .with_extension("field", "name"));
-    }
-    if name == API_KEY_ROLE {
-        return Err(name_taken(name));
-    }
-    Ok(name.to_owned())
-}
-
-fn validate_permissions(permissions: Vec<String>) -> Result<Vec<String>, Error> {
-    if permissions.len() > MAX_PERMISSIONS {
-        return Err(Error::unprocessable(
-            "invalid_permissions",
-            format!("A role holds at most {MAX_PERMISSIONS} permissions."),
-        ));
-    }
-    let mut permissions: Vec<String> = permissions
-        .into_iter()
-        .map(|p| p.trim().to_owned())
-        .collect();
-    if let Some(bad) = permissions.iter().find(|p| !is_valid_permission(p)) {
-        return Err(Error::unprocessable(
-            "invalid_permission",
-            format!("`{bad}` is not a known permission (`resource:action`, `resource:*` or `*`)."),
-        )
-        .with_extension("permission", bad.clone()));
-    }
-    permissions.sort();
-    permissions.dedup();
-    Ok(permissions)
-}
-
 impl NewRole {
     fn validate(self) -> Result<Valid, Error> {
         let name = validate_name(&self.name)?;
-        let description = self.description.unwrap_or_default().trim().to_owned();
-        if description.chars().count() > MAX_DESCRIPTION_CHARS {
-            return Err(Error::unprocessable(
-                "invalid_description",
-                format!("description is at most {MAX_DESCRIPTION_CHARS} characters."),
-            ));
-        }
+        let description = validate_description(&self.description.unwrap_or_default())?;
         Ok(Valid {
             name,
             description,
             permissions: validate_permissions(self.permissions)?,
         })
-    }
-}
-
-/// 403 unless `principal` holds every one of `permissions` (no privilege escalation).
-fn ensure_held(principal: &Principal, permissions: &[String]) -> Result<(), Error> {
-    match permissions.iter().find(|p| !principal.has_permission(p)) {
-        None => Ok(()),
-        Some(missing) => Err(Error::forbidden(
-            codes::PERMISSION_DENIED,
-            format!("You cannot grant `{missing}`: you do not hold it yourself."),
-        )
-        .with_extension("permission", missing.clone())),
     }
 }
 

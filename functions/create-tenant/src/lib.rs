@@ -38,6 +38,7 @@ pub fn function() -> Function {
     Function::http("create-tenant")
         .route(&Method::POST, "/v1/tenants", create_tenant)
         .publishes(&[TenantCreated::TYPE])
+        .secrets(&[olympus::auth::SIGNING_KEY_SECRET])
         .build()
 }
 

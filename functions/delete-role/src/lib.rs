@@ -34,10 +34,9 @@ async fn delete(
     State(state): State<AppState>,
     principal: Principal,
     client: ClientInfo,
-    Path(id): Path<String>,
+    Path(id): Path<Uuid>,
 ) -> Result<StatusCode, Error> {
     principal.require(WRITE)?;
-    let id = Uuid::try_parse(&id).map_err(|_| not_found())?;
     let mut conn = state.db()?.get().await?;
     let tx = db::tenant_tx(&mut conn, principal.tenant_id).await?;
     // FOR UPDATE conflicts with the KEY SHARE lock a new grant's foreign key takes, so no grant

@@ -18,8 +18,10 @@ use axum::http::Method;
 use chrono::{DateTime, Utc};
 use olympus::auth::Principal;
 use olympus::db;
+use olympus::http::pagination::{Page, PageQuery, fetch_limit};
 use olympus::http::{Json, Query};
 use olympus::{AppState, Error, Function};
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
@@ -34,13 +36,15 @@ pub fn function() -> Function {
         .build()
 }
 
+/// The filters; `limit` and `cursor` are parsed by [`PageQuery`] and only named here so that
+/// `deny_unknown_fields` accepts them.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
-    #[serde(default)]
-    limit: Option<i64>,
-    #[serde(default)]
-    cursor: Option<Uuid>,
+    #[serde(default, rename = "limit")]
+    _limit: IgnoredAny,
+    #[serde(default, rename = "cursor")]
+    _cursor: IgnoredAny,
     #[serde(default)]
     action: Option<String>,
     #[serde(default)]
@@ -70,12 +74,6 @@ pub struct AuditItem {
     pub before: Option<Value>,
     pub after: Option<Value>,
     pub details: Value,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Page {
-    pub items: Vec<AuditItem>,
-    pub next_cursor: Option<Uuid>,
 }
 
 /// An RFC 3339 timestamp; a `+` offset that arrived unencoded (decoded as a space) is repaired.
@@ -114,16 +112,11 @@ fn action_filter(action: Option<&str>) -> (Option<String>, Option<String>) {
 async fn list(
     State(state): State<AppState>,
     principal: Principal,
+    Query(page): Query<PageQuery>,
     Query(query): Query<ListQuery>,
-) -> Result<Json<Page>, Error> {
+) -> Result<Json<Page<AuditItem>>, Error> {
     principal.require(READ)?;
-    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(Error::unprocessable(
-            "invalid_limit",
-            format!("limit must be between 1 and {MAX_LIMIT}."),
-        ));
-    }
+    let limit = page.limit(DEFAULT_LIMIT, MAX_LIMIT)?;
     let from = timestamp("from", query.from.as_deref())?;
     let to = timestamp("to", query.to.as_deref())?;
     let (action, action_prefix) = action_filter(query.action.as_deref());
@@ -146,7 +139,7 @@ async fn list(
              ORDER BY id DESC
              LIMIT $9",
             &[
-                &query.cursor,
+                &page.cursor,
                 &action,
                 &action_prefix,
                 &query.actor_id,
@@ -154,15 +147,13 @@ async fn list(
                 &query.target_id,
                 &from,
                 &to,
-                &(limit + 1),
+                &fetch_limit(limit),
             ],
         )
         .await?;
     tx.commit().await?;
-    let more = rows.len() as i64 > limit;
     let items: Vec<AuditItem> = rows
         .iter()
-        .take(usize::try_from(limit).unwrap_or(usize::MAX))
         .map(|row| AuditItem {
             id: row.get(0),
             occurred_at: row.get(1),
@@ -179,12 +170,7 @@ async fn list(
             details: row.get(12),
         })
         .collect();
-    let next_cursor = if more {
-        items.last().map(|e| e.id)
-    } else {
-        None
-    };
-    Ok(Json(Page { items, next_cursor }))
+    Ok(Json(Page::from_items(items, limit, |e| e.id)))
 }
 
 #[cfg(test)]
@@ -226,6 +212,9 @@ mod tests {
     fn misspelt_filters_are_refused() {
         assert!(serde_urlencoded_like("actor=x").is_err());
         assert!(serde_urlencoded_like("actor_id=0190c0de-0000-7000-8000-000000000000").is_ok());
+        assert!(
+            serde_urlencoded_like("limit=5&cursor=0190c0de-0000-7000-8000-000000000000").is_ok()
+        );
     }
 
     fn serde_urlencoded_like(query: &str) -> Result<ListQuery, String> {

@@ -11,9 +11,12 @@ use axum::http::Method;
 use olympus::auth::{Principal, require_operator};
 use olympus::events::dead_letter::{self, DeadLetter};
 use olympus::http::Json;
+use olympus::http::pagination::{Page, PageQuery};
 use olympus::{AppState, Error, Function};
-use serde::{Deserialize, Serialize};
-use uuid::Uuid;
+use serde::Deserialize;
+
+pub const DEFAULT_LIMIT: i64 = 50;
+pub const MAX_LIMIT: i64 = 200;
 
 pub fn function() -> Function {
     Function::http("list-dead-letters")
@@ -25,42 +28,23 @@ pub fn function() -> Function {
 struct ListQuery {
     #[serde(default)]
     pending: Option<bool>,
-    #[serde(default)]
-    limit: Option<i64>,
-    #[serde(default)]
-    cursor: Option<Uuid>,
-}
-
-#[derive(Debug, Serialize)]
-struct Page {
-    items: Vec<DeadLetter>,
-    next_cursor: Option<Uuid>,
 }
 
 async fn list(
     State(state): State<AppState>,
     principal: Principal,
+    Query(page): Query<PageQuery>,
     Query(query): Query<ListQuery>,
-) -> Result<Json<Page>, Error> {
+) -> Result<Json<Page<DeadLetter>>, Error> {
     require_operator(&principal, state.config())?;
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(Error::unprocessable(
-            "invalid_limit",
-            "limit must be between 1 and 200.",
-        ));
-    }
+    let limit = page.limit(DEFAULT_LIMIT, MAX_LIMIT)?;
     let items = dead_letter::list(
         state.db()?,
         query.pending.unwrap_or(false),
-        query.cursor,
+        page.cursor,
         limit,
     )
     .await?;
-    let next_cursor = if items.len() as i64 == limit {
-        items.last().map(|d| d.id)
-    } else {
-        None
-    };
-    Ok(Json(Page { items, next_cursor }))
+    // `dead_letter::list` fetches exactly `limit` rows, so a full page carries the cursor.
+    Ok(Json(Page::from_full_page(items, limit, |d| d.id)))
 }

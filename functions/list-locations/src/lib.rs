@@ -13,11 +13,11 @@ use axum::extract::State;
 use axum::http::Method;
 use olympus::auth::Principal;
 use olympus::db;
+use olympus::http::pagination::{Page, PageQuery, fetch_limit};
 use olympus::http::{Json, Query};
 use olympus::locations::COLUMNS;
 use olympus::{AppState, Error, Function};
-use serde::{Deserialize, Serialize};
-use uuid::Uuid;
+use serde::Deserialize;
 
 pub use olympus::locations::LocationView;
 
@@ -35,33 +35,19 @@ pub fn function() -> Function {
 #[derive(Debug, Deserialize)]
 struct ListQuery {
     #[serde(default)]
-    limit: Option<i64>,
-    #[serde(default)]
-    cursor: Option<Uuid>,
-    #[serde(default)]
     include_inactive: Option<bool>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Page {
-    pub items: Vec<LocationView>,
-    pub next_cursor: Option<Uuid>,
 }
 
 async fn list(
     State(state): State<AppState>,
     principal: Principal,
+    Query(page): Query<PageQuery>,
     Query(query): Query<ListQuery>,
-) -> Result<Json<Page>, Error> {
+) -> Result<Json<Page<LocationView>>, Error> {
     principal.require(READ)?;
-    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(Error::unprocessable(
-            "invalid_limit",
-            format!("limit must be between 1 and {MAX_LIMIT}."),
-        )
-        .with_extension("field", "limit"));
-    }
+    let limit = page
+        .limit(DEFAULT_LIMIT, MAX_LIMIT)
+        .map_err(|e| e.with_extension("field", "limit"))?;
     let include_inactive = query.include_inactive.unwrap_or(false);
     let mut conn = state.db()?.get().await?;
     let tx = db::tenant_tx(&mut conn, principal.tenant_id).await?;
@@ -77,24 +63,17 @@ async fn list(
                  LIMIT $4"
             ),
             &[
-                &query.cursor,
+                &page.cursor,
                 &principal.locations,
                 &include_inactive,
-                &(limit + 1),
+                &fetch_limit(limit),
             ],
         )
         .await?;
     tx.commit().await?;
-    let more = rows.len() as i64 > limit;
     let items = rows
         .iter()
-        .take(usize::try_from(limit).unwrap_or(usize::MAX))
         .map(LocationView::from_row)
         .collect::<Result<Vec<_>, _>>()?;
-    let next_cursor = if more {
-        items.last().map(|l| l.id)
-    } else {
-        None
-    };
-    Ok(Json(Page { items, next_cursor }))
+    Ok(Json(Page::from_items(items, limit, |l| l.id)))
 }

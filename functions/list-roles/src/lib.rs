@@ -12,9 +12,10 @@ use axum::http::Method;
 use chrono::{DateTime, Utc};
 use olympus::auth::Principal;
 use olympus::db;
+use olympus::http::pagination::{Page, PageQuery, fetch_limit};
 use olympus::http::{Json, Query};
 use olympus::{AppState, Error, Function};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use uuid::Uuid;
 
 pub const READ: &str = "roles:read";
@@ -25,14 +26,6 @@ pub fn function() -> Function {
     Function::http("list-roles")
         .route(&Method::GET, "/v1/roles", list)
         .build()
-}
-
-#[derive(Debug, Deserialize)]
-struct ListQuery {
-    #[serde(default)]
-    limit: Option<i64>,
-    #[serde(default)]
-    cursor: Option<Uuid>,
 }
 
 #[derive(Debug, Serialize)]
@@ -47,25 +40,13 @@ pub struct RoleView {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize)]
-pub struct Page {
-    pub items: Vec<RoleView>,
-    pub next_cursor: Option<Uuid>,
-}
-
 async fn list(
     State(state): State<AppState>,
     principal: Principal,
-    Query(query): Query<ListQuery>,
-) -> Result<Json<Page>, Error> {
+    Query(page): Query<PageQuery>,
+) -> Result<Json<Page<RoleView>>, Error> {
     principal.require(READ)?;
-    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(Error::unprocessable(
-            "invalid_limit",
-            format!("limit must be between 1 and {MAX_LIMIT}."),
-        ));
-    }
+    let limit = page.limit(DEFAULT_LIMIT, MAX_LIMIT)?;
     let mut conn = state.db()?.get().await?;
     let tx = db::tenant_tx(&mut conn, principal.tenant_id).await?;
     let rows = tx
@@ -75,14 +56,12 @@ async fn list(
              WHERE ($1::uuid IS NULL OR id < $1)
              ORDER BY id DESC
              LIMIT $2",
-            &[&query.cursor, &(limit + 1)],
+            &[&page.cursor, &fetch_limit(limit)],
         )
         .await?;
     tx.commit().await?;
-    let more = rows.len() as i64 > limit;
     let items: Vec<RoleView> = rows
         .iter()
-        .take(usize::try_from(limit).unwrap_or(usize::MAX))
         .map(|row| RoleView {
             id: row.get(0),
             name: row.get(1),
@@ -94,10 +73,5 @@ async fn list(
             updated_at: row.get(7),
         })
         .collect();
-    let next_cursor = if more {
-        items.last().map(|r| r.id)
-    } else {
-        None
-    };
-    Ok(Json(Page { items, next_cursor }))
+    Ok(Json(Page::from_items(items, limit, |r| r.id)))
 }

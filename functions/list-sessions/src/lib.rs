@@ -8,13 +8,13 @@
 //!
 //! Env: `DATABASE_URL`, `AUTH_JWKS`, `AUTH_ISSUER`, `AUTH_AUDIENCE`. Emits no events.
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::Method;
 use chrono::{DateTime, Utc};
 use olympus::auth::Principal;
 use olympus::db;
-use olympus::http::Json;
+use olympus::http::pagination::{Page, PageQuery, fetch_limit};
+use olympus::http::{Json, Query};
 use olympus::{AppState, Error, Function};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -30,10 +30,6 @@ pub fn function() -> Function {
 
 #[derive(Debug, Deserialize)]
 struct ListQuery {
-    #[serde(default)]
-    limit: Option<i64>,
-    #[serde(default)]
-    cursor: Option<Uuid>,
     #[serde(default)]
     include_revoked: Option<bool>,
 }
@@ -52,26 +48,13 @@ pub struct SessionView {
     pub current: bool,
 }
 
-#[derive(Debug, Serialize)]
-pub struct Page {
-    pub items: Vec<SessionView>,
-    pub next_cursor: Option<Uuid>,
-}
-
 async fn list(
     State(state): State<AppState>,
     principal: Principal,
-    query: Result<Query<ListQuery>, QueryRejection>,
-) -> Result<Json<Page>, Error> {
-    let Query(query) =
-        query.map_err(|rejection| Error::bad_request("invalid_query", rejection.body_text()))?;
-    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(Error::unprocessable(
-            "invalid_limit",
-            format!("limit must be between 1 and {MAX_LIMIT}."),
-        ));
-    }
+    Query(page): Query<PageQuery>,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Page<SessionView>>, Error> {
+    let limit = page.limit(DEFAULT_LIMIT, MAX_LIMIT)?;
     let include_revoked = query.include_revoked.unwrap_or(false);
     let mut conn = state.db()?.get().await?;
     let tx = db::tenant_tx(&mut conn, principal.tenant_id).await?;
@@ -87,17 +70,15 @@ async fn list(
              LIMIT $4",
             &[
                 &principal.user_id,
-                &query.cursor,
+                &page.cursor,
                 &include_revoked,
-                &(limit + 1),
+                &fetch_limit(limit),
             ],
         )
         .await?;
     tx.commit().await?;
-    let more = rows.len() as i64 > limit;
     let items: Vec<SessionView> = rows
         .iter()
-        .take(usize::try_from(limit).unwrap_or(usize::MAX))
         .map(|row| {
             let id: Uuid = row.get(0);
             SessionView {
@@ -114,10 +95,5 @@ async fn list(
             }
         })
         .collect();
-    let next_cursor = if more {
-        items.last().map(|s| s.id)
-    } else {
-        None
-    };
-    Ok(Json(Page { items, next_cursor }))
+    Ok(Json(Page::from_items(items, limit, |s| s.id)))
 }

@@ -13,10 +13,11 @@ use axum::extract::State;
 use axum::http::Method;
 use olympus::auth::Principal;
 use olympus::db;
+use olympus::http::pagination::{Page, PageQuery, fetch_limit};
 use olympus::http::{Json, Query};
 use olympus::users;
 use olympus::{AppState, Error, Function};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use uuid::Uuid;
 
 pub use olympus::users::{RoleGrant, UserView};
@@ -37,29 +38,14 @@ pub fn function() -> Function {
 struct ListQuery {
     #[serde(default)]
     status: Option<String>,
-    #[serde(default)]
-    limit: Option<i64>,
-    #[serde(default)]
-    cursor: Option<Uuid>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Page {
-    pub items: Vec<UserView>,
-    pub next_cursor: Option<Uuid>,
 }
 
 impl ListQuery {
     /// The checked limit and status filter (pure).
-    fn check(&self) -> Result<(i64, Option<&str>), Error> {
-        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
-        if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(Error::unprocessable(
-                "invalid_limit",
-                format!("limit must be between 1 and {MAX_LIMIT}."),
-            )
-            .with_extension("field", "limit"));
-        }
+    fn check(&self, page: &PageQuery) -> Result<(i64, Option<&str>), Error> {
+        let limit = page
+            .limit(DEFAULT_LIMIT, MAX_LIMIT)
+            .map_err(|e| e.with_extension("field", "limit"))?;
         let status = self.status.as_deref();
         if let Some(status) = status
             && !STATUSES.contains(&status)
@@ -77,10 +63,11 @@ impl ListQuery {
 async fn list(
     State(state): State<AppState>,
     principal: Principal,
+    Query(page): Query<PageQuery>,
     Query(query): Query<ListQuery>,
-) -> Result<Json<Page>, Error> {
+) -> Result<Json<Page<UserView>>, Error> {
     principal.require(READ)?;
-    let (limit, status) = query.check()?;
+    let (limit, status) = query.check(&page)?;
     let mut conn = state.db()?.get().await?;
     let tx = db::tenant_tx(&mut conn, principal.tenant_id).await?;
     let rows = tx
@@ -92,27 +79,21 @@ async fn list(
                  LIMIT $3",
                 users::COLUMNS
             ),
-            &[&query.cursor, &status, &(limit + 1)],
+            &[&page.cursor, &status, &fetch_limit(limit)],
         )
         .await?;
-    let more = rows.len() as i64 > limit;
-    let mut items = rows
+    let items = rows
         .iter()
-        .take(usize::try_from(limit).unwrap_or(usize::MAX))
         .map(UserView::from_row)
         .collect::<Result<Vec<_>, _>>()?;
-    let ids: Vec<Uuid> = items.iter().map(|u| u.id).collect();
+    let mut page = Page::from_items(items, limit, |u| u.id);
+    let ids: Vec<Uuid> = page.items.iter().map(|u| u.id).collect();
     let mut grants = users::grants_of(&tx, &ids).await?;
     tx.commit().await?;
-    for user in &mut items {
+    for user in &mut page.items {
         user.roles = grants.remove(&user.id).unwrap_or_default();
     }
-    let next_cursor = if more {
-        items.last().map(|u| u.id)
-    } else {
-        None
-    };
-    Ok(Json(Page { items, next_cursor }))
+    Ok(Json(page))
 }
 
 #[cfg(test)]
@@ -122,23 +103,31 @@ mod tests {
 
     #[test]
     fn limits_and_statuses_are_checked() {
-        assert_eq!(ListQuery::default().check().unwrap(), (DEFAULT_LIMIT, None));
-        let query = |limit: i64, status: &str| ListQuery {
+        assert_eq!(
+            ListQuery::default().check(&PageQuery::default()).unwrap(),
+            (DEFAULT_LIMIT, None)
+        );
+        let status = |status: &str| ListQuery {
             status: Some(status.to_owned()),
+        };
+        let page = |limit: i64| PageQuery {
             limit: Some(limit),
             cursor: None,
         };
-        assert_eq!(query(5, "active").check().unwrap(), (5, Some("active")));
         assert_eq!(
-            query(0, "active").check().unwrap_err().code(),
+            status("active").check(&page(5)).unwrap(),
+            (5, Some("active"))
+        );
+        assert_eq!(
+            status("active").check(&page(0)).unwrap_err().code(),
             "invalid_limit"
         );
         assert_eq!(
-            query(101, "active").check().unwrap_err().code(),
+            status("active").check(&page(101)).unwrap_err().code(),
             "invalid_limit"
         );
         assert_eq!(
-            query(5, "gone").check().unwrap_err().code(),
+            status("gone").check(&page(5)).unwrap_err().code(),
             "invalid_status"
         );
     }

@@ -49,6 +49,7 @@ const MFA_METHODS: [&str; 2] = ["totp", "recovery_code"];
 pub fn function() -> Function {
     Function::http("login")
         .route(&Method::POST, "/v1/auth/login", login)
+        .secrets(&[olympus::auth::SIGNING_KEY_SECRET])
         .build()
 }
 
@@ -342,22 +343,7 @@ async fn fail(
     };
     // A lockout that has run out starts a fresh count.
     let failures = lockout::record_failure(tx, user, Counter::Password).await?;
-    if let Some(locked_until) = failures.just_locked() {
-        audit::record(
-            tx,
-            tenant,
-            client,
-            AuditEvent::new(Actor::System, "auth.account.locked")
-                .target("user", user)
-                .details(json!({
-                    "failed_logins": failures.count,
-                    "locked_until": locked_until,
-                    "minutes": LOCKOUT_MINUTES,
-                })),
-        )
-        .await?;
-    }
-    Ok(())
+    lockout::audit_if_locked(tx, tenant, client, user, &failures).await
 }
 
 async fn record_failure(

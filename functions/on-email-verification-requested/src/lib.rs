@@ -18,6 +18,7 @@ use olympus::mail::{self, Mail};
 
 pub fn function() -> Function {
     Function::on_event("on-email-verification-requested", SendVerificationMail)
+        .secrets(&[olympus::mail::SMTP_SECRET])
 }
 
 /// Sends the verification mail.

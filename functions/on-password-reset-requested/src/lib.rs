@@ -19,6 +19,7 @@ use olympus::mail::{self, Mail};
 
 pub fn function() -> Function {
     Function::on_event("on-password-reset-requested", SendResetMail)
+        .secrets(&[olympus::mail::SMTP_SECRET])
 }
 
 /// Sends the reset mail.

@@ -15,7 +15,7 @@ use olympus::events::{Envelope, EventContext, EventError, EventHandler};
 use olympus::mail::{self, Mail};
 
 pub fn function() -> Function {
-    Function::on_event("on-user-invited", MailInvite)
+    Function::on_event("on-user-invited", MailInvite).secrets(&[olympus::mail::SMTP_SECRET])
 }
 
 /// Sends the invite mail.

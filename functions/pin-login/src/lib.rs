@@ -51,6 +51,7 @@ pub const SESSION_HOURS: i32 = 12;
 pub fn function() -> Function {
     Function::http("pin-login")
         .route(&Method::POST, "/v1/auth/pin", pin_login)
+        .secrets(&[olympus::auth::SIGNING_KEY_SECRET])
         .build()
 }
 

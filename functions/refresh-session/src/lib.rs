@@ -29,6 +29,7 @@ pub fn function() -> Function {
     Function::http("refresh-session")
         .route(&Method::POST, "/v1/auth/refresh", refresh)
         .publishes(&[SessionReuseDetected::TYPE])
+        .secrets(&[olympus::auth::SIGNING_KEY_SECRET])
         .build()
 }
 

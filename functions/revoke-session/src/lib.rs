@@ -2,20 +2,20 @@
 //!
 //! Revokes one session (and so its refresh tokens) and answers 204. Callers may revoke their
 //! own sessions; holders of `users:write` may revoke any session of their tenant. Any other id —
-//! another user's, another tenant's, unknown or malformed — is 404 `not_found` and changes
-//! nothing (never 403: the id's existence is not revealed). Revoking a session that is already
-//! revoked is 204 without a new audit row.
+//! another user's, another tenant's, unknown or malformed (the `Path<Uuid>` extractor answers
+//! that one) — is 404 `not_found` and changes nothing (never 403: the id's existence is not
+//! revealed). Revoking a session that is already revoked is 204 without a new audit row.
 //!
 //! Audit: `auth.session.revoked`. Env: `DATABASE_URL`, `AUTH_JWKS`, `AUTH_ISSUER`,
 //! `AUTH_AUDIENCE`. Emits no events.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{Method, StatusCode};
 use olympus::audit::{self, Actor, AuditEvent};
 use olympus::auth::Principal;
 use olympus::auth::session;
 use olympus::db;
-use olympus::http::ClientInfo;
+use olympus::http::{ClientInfo, Path};
 use olympus::{AppState, Error, Function};
 use serde_json::json;
 use uuid::Uuid;
@@ -37,9 +37,8 @@ async fn revoke(
     State(state): State<AppState>,
     principal: Principal,
     client: ClientInfo,
-    Path(id): Path<String>,
+    Path(id): Path<Uuid>,
 ) -> Result<StatusCode, Error> {
-    let id = Uuid::try_parse(&id).map_err(|_| session_not_found())?;
     let mut conn = state.db()?.get().await?;
     let tx = db::tenant_tx(&mut conn, principal.tenant_id).await?;
     // RLS already hides other tenants' sessions.

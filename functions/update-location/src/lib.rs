@@ -16,7 +16,7 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, header};
 use axum::response::{IntoResponse, Response};
-use olympus::audit::{self, AuditEvent};
+use olympus::audit::{self, AuditEvent, Changes};
 use olympus::auth::Principal;
 use olympus::db;
 use olympus::http::versioning::{etag, expected_version, version_mismatch};
@@ -26,7 +26,7 @@ use olympus::plans::{self, Resource};
 use olympus::tenants::validate;
 use olympus::{AppState, Error, Function};
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 pub use olympus::locations::LocationView;
@@ -174,7 +174,7 @@ async fn update_location(
     if before.version != expected {
         return Err(version_mismatch("location", expected, before.version));
     }
-    let changes = current.diff(&next);
+    let changes: Changes = current.diff(&next).into_iter().collect();
     if changes.is_empty() {
         tx.commit().await?;
         return respond(before);
@@ -208,27 +208,13 @@ async fn update_location(
         .await?;
     let after = LocationView::from_row(&row)?;
 
-    let mut before_image = Map::new();
-    let mut after_image = Map::new();
-    let mut changed = Vec::new();
-    for (name, old, new) in changes {
-        before_image.insert(name.to_owned(), old);
-        after_image.insert(name.to_owned(), new);
-        changed.push(name);
-    }
-    before_image.insert("version".to_owned(), json!(before.version));
-    after_image.insert("version".to_owned(), json!(after.version));
     audit::record(
         &tx,
         tenant,
         &client,
         AuditEvent::new((&principal).into(), "platform.location.updated")
             .target("location", id)
-            .change(
-                Some(Value::Object(before_image)),
-                Some(Value::Object(after_image)),
-            )
-            .details(json!({ "changed": changed })),
+            .versioned_change(changes, before.version, after.version),
     )
     .await?;
     tx.commit().await?;

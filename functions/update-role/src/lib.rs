@@ -17,20 +17,21 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use olympus::audit::{self, AuditEvent};
-use olympus::auth::api_keys::{self, API_KEY_ROLE};
-use olympus::auth::roles::is_valid_permission;
-use olympus::auth::{Principal, codes};
+use olympus::audit::{self, AuditEvent, Changes};
+use olympus::auth::Principal;
+use olympus::auth::api_keys;
+use olympus::auth::roles::{
+    ensure_held, name_taken, validate_description, validate_name, validate_permissions,
+};
 use olympus::db;
 use olympus::http::{ClientInfo, Json, Path, versioning};
 use olympus::{AppState, Error, Function};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::json;
 use uuid::Uuid;
 
 pub const WRITE: &str = "roles:write";
-pub const MAX_DESCRIPTION_CHARS: usize = 1000;
-pub const MAX_PERMISSIONS: usize = 100;
+pub use olympus::auth::roles::{MAX_DESCRIPTION_CHARS, MAX_PERMISSIONS};
 
 const COLUMNS: &str =
     "id, name, description, permissions, builtin, version, created_at, updated_at";
@@ -83,56 +84,6 @@ fn not_found() -> Error {
     Error::not_found("No such role.")
 }
 
-fn name_taken(name: &str) -> Error {
-    Error::conflict(
-        "role_name_taken",
-        format!("The role name `{name}` is already used in this tenant."),
-    )
-    .with_extension("name", name)
-}
-
-fn validate_name(name: &str) -> Result<String, Error> {
-    let name = name.trim();
-    let mut bytes = name.bytes();
-    let ok = name.len() <= 63
-        && bytes.next().is_some_and(|b| b.is_ascii_lowercase())
-        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
-    if !ok {
-        return Err(Error::unprocessable(
-            "invalid_name",
-            "name must be 1 to 63 characters: a lowercase letter, then lowercase letters, digits, `_` or `-`.",
-        )
-        .with_extension("field", "name"));
-    }
-    if name == API_KEY_ROLE {
-        return Err(name_taken(name));
-    }
-    Ok(name.to_owned())
-}
-
-fn validate_permissions(permissions: Vec<String>) -> Result<Vec<String>, Error> {
-    if permissions.len() > MAX_PERMISSIONS {
-        return Err(Error::unprocessable(
-            "invalid_permissions",
-            format!("A role holds at most {MAX_PERMISSIONS} permissions."),
-        ));
-    }
-    let mut permissions: Vec<String> = permissions
-        .into_iter()
-        .map(|p| p.trim().to_owned())
-        .collect();
-    if let Some(bad) = permissions.iter().find(|p| !is_valid_permission(p)) {
-        return Err(Error::unprocessable(
-            "invalid_permission",
-            format!("`{bad}` is not a known permission (`resource:action`, `resource:*` or `*`)."),
-        )
-        .with_extension("permission", bad.clone()));
-    }
-    permissions.sort();
-    permissions.dedup();
-    Ok(permissions)
-}
-
 /// The validated fields of a patch.
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Valid {
@@ -143,16 +94,11 @@ struct Valid {
 
 impl RolePatch {
     fn validate(self) -> Result<Valid, Error> {
-        let description = self.description.map(|d| d.trim().to_owned());
-        if description
-            .as_ref()
-            .is_some_and(|d| d.chars().count() > MAX_DESCRIPTION_CHARS)
-        {
-            return Err(Error::unprocessable(
-                "invalid_description",
-                format!("description is at most {MAX_DESCRIPTION_CHARS} characters."),
-            ));
-        }
+        let description = self
+            .description
+            .as_deref()
+            .map(validate_description)
+            .transpose()?;
         Ok(Valid {
             name: self.name.as_deref().map(validate_name).transpose()?,
             description,
@@ -217,33 +163,15 @@ async fn update(
     let permissions = patch
         .permissions
         .unwrap_or_else(|| before.permissions.clone());
-    if let Some(missing) = gained(&before.permissions, &permissions)
-        .into_iter()
-        .find(|p| !principal.has_permission(p))
-    {
-        return Err(Error::forbidden(
-            codes::PERMISSION_DENIED,
-            format!("You cannot grant `{missing}`: you do not hold it yourself."),
-        )
-        .with_extension("permission", missing.clone()));
-    }
+    ensure_held(&principal, gained(&before.permissions, &permissions))?;
 
-    let mut before_image = Map::new();
-    let mut after_image = Map::new();
-    let mut changed = Vec::new();
-    let mut diff = |field: &'static str, old: Value, new: Value| {
-        if old != new {
-            before_image.insert(field.to_owned(), old);
-            after_image.insert(field.to_owned(), new);
-            changed.push(field);
-        }
-    };
-    diff("name", json!(before.name), json!(name));
-    diff("description", json!(before.description), json!(description));
+    let mut changes = Changes::new();
+    changes.diff("name", json!(before.name), json!(name));
+    changes.diff("description", json!(before.description), json!(description));
     let mut old_sorted = before.permissions.clone();
     old_sorted.sort();
-    diff("permissions", json!(old_sorted), json!(permissions));
-    if changed.is_empty() {
+    changes.diff("permissions", json!(old_sorted), json!(permissions));
+    if changes.is_empty() {
         tx.commit().await?;
         return respond(before);
     }
@@ -268,19 +196,13 @@ async fn update(
             if unique { name_taken(&name) } else { e.into() }
         })?;
     let after = RoleView::from_row(&row);
-    before_image.insert("version".to_owned(), json!(before.version));
-    after_image.insert("version".to_owned(), json!(after.version));
     audit::record(
         &tx,
         principal.tenant_id,
         &client,
         AuditEvent::new(api_keys::actor(&principal), "auth.role.updated")
             .target("role", id)
-            .change(
-                Some(Value::Object(before_image)),
-                Some(Value::Object(after_image)),
-            )
-            .details(json!({ "changed": changed })),
+            .versioned_change(changes, before.version, after.version),
     )
     .await?;
     tx.commit().await?;

@@ -15,7 +15,7 @@
 pub use axum::extract::State;
 use axum::http::{HeaderMap, Method, header};
 use axum::response::{IntoResponse, Response};
-use olympus::audit::{self, AuditEvent};
+use olympus::audit::{self, AuditEvent, Changes};
 use olympus::auth::Principal;
 use olympus::db::{self, Transaction};
 use olympus::http::versioning::{etag, expected_version, version_mismatch};
@@ -23,7 +23,7 @@ use olympus::http::{ClientInfo, Json};
 use olympus::plans::Plan;
 use olympus::{AppState, Error, Function};
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 pub use olympus::tenants::TenantView;
 use olympus::tenants::{self as tenant_view, validate};
@@ -164,7 +164,7 @@ async fn update_tenant(
         principal.require(BILLING)?;
         ensure_usage_fits(&tx, next.plan).await?;
     }
-    let changes = current.diff(&next);
+    let changes: Changes = current.diff(&next).into_iter().collect();
     if changes.is_empty() {
         tx.commit().await?;
         return respond(before);
@@ -194,27 +194,13 @@ async fn update_tenant(
         .await?;
     let after = TenantView::from_row(&row)?;
 
-    let mut before_image = Map::new();
-    let mut after_image = Map::new();
-    let mut changed = Vec::new();
-    for (name, old, new) in changes {
-        before_image.insert(name.to_owned(), old);
-        after_image.insert(name.to_owned(), new);
-        changed.push(name);
-    }
-    before_image.insert("version".to_owned(), json!(before.version));
-    after_image.insert("version".to_owned(), json!(after.version));
     audit::record(
         &tx,
         tenant,
         &client,
         AuditEvent::new((&principal).into(), "platform.tenant.updated")
             .target("tenant", tenant)
-            .change(
-                Some(Value::Object(before_image)),
-                Some(Value::Object(after_image)),
-            )
-            .details(json!({ "changed": changed })),
+            .versioned_change(changes, before.version, after.version),
     )
     .await?;
     tx.commit().await?;

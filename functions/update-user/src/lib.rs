@@ -19,7 +19,7 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, header};
 use axum::response::{IntoResponse, Response};
-use olympus::audit::{self, AuditEvent};
+use olympus::audit::{self, AuditEvent, Changes};
 use olympus::auth::Principal;
 use olympus::db::{self, Transaction};
 use olympus::http::versioning::{etag, expected_version, version_mismatch};
@@ -28,7 +28,7 @@ use olympus::tenants::validate;
 use olympus::users::{self, grants};
 use olympus::{AppState, Error, Function};
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::json;
 use uuid::Uuid;
 
 pub use olympus::users::grants::GrantRequest;
@@ -157,13 +157,9 @@ async fn update_user(
         return respond(before);
     }
 
-    let mut changed = Vec::new();
-    let mut before_image = Map::new();
-    let mut after_image = Map::new();
+    let mut changes = Changes::new();
     if let Some(name) = &new_name {
-        changed.push("name");
-        before_image.insert("name".to_owned(), json!(before.name));
-        after_image.insert("name".to_owned(), json!(name));
+        changes.record("name", json!(before.name), json!(name));
     }
     if let Some(grants) = &new_grants {
         // Taking a role away is held to the same rule as granting it.
@@ -191,8 +187,6 @@ async fn update_user(
         if was_owner && active_owners(&tx).await? == 0 {
             return Err(last_owner());
         }
-        changed.push("roles");
-        before_image.insert("roles".to_owned(), json!(before.roles));
     }
     tx.execute(
         "UPDATE auth.users SET name = coalesce($2, name), version = version + 1,
@@ -203,21 +197,16 @@ async fn update_user(
     .await?;
     let after = users::find(&tx, id, false).await?.ok_or_else(not_found)?;
     if new_grants.is_some() {
-        after_image.insert("roles".to_owned(), json!(after.roles));
+        // The new grants are read back (with their role names) after the update.
+        changes.record("roles", json!(before.roles), json!(after.roles));
     }
-    before_image.insert("version".to_owned(), json!(before.version));
-    after_image.insert("version".to_owned(), json!(after.version));
     audit::record(
         &tx,
         tenant,
         &client,
         AuditEvent::new((&principal).into(), "auth.user.updated")
             .target("user", id)
-            .change(
-                Some(Value::Object(before_image)),
-                Some(Value::Object(after_image)),
-            )
-            .details(json!({ "changed": changed })),
+            .versioned_change(changes, before.version, after.version),
     )
     .await?;
     tx.commit().await?;
@@ -235,7 +224,7 @@ mod tests {
 
     #[test]
     fn patches_are_checked() {
-        let patch = |v: Value| serde_json::from_value::<UserPatch>(v).unwrap().check();
+        let patch = |v: serde_json::Value| serde_json::from_value::<UserPatch>(v).unwrap().check();
         let (name, roles) = patch(json!({"name": " Sam "})).unwrap();
         assert_eq!(name.as_deref(), Some("Sam"));
         assert!(roles.is_none());

@@ -44,6 +44,7 @@ pub use olympus::auth::lockout::{LOCKOUT_MINUTES, LOCKOUT_THRESHOLD};
 pub fn function() -> Function {
     Function::http("verify-mfa")
         .route(&Method::POST, "/v1/auth/mfa/verify", verify)
+        .secrets(&[olympus::auth::SIGNING_KEY_SECRET])
         .build()
 }
 
@@ -329,22 +330,7 @@ async fn fail(
             })),
     )
     .await?;
-    if let Some(locked_until) = failures.just_locked() {
-        audit::record(
-            tx,
-            tenant,
-            client,
-            AuditEvent::new(Actor::System, "auth.account.locked")
-                .target("user", user)
-                .details(json!({
-                    "failed_logins": failures.count,
-                    "locked_until": locked_until,
-                    "minutes": LOCKOUT_MINUTES,
-                })),
-        )
-        .await?;
-    }
-    Ok(())
+    lockout::audit_if_locked(tx, tenant, client, user, &failures).await
 }
 
 #[cfg(test)]

@@ -14,8 +14,10 @@ use axum::http::{HeaderValue, StatusCode, header};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::audit::{self, Actor, AuditEvent};
 use crate::db::Transaction;
 use crate::error::Error;
+use crate::http::ClientInfo;
 
 /// Consecutive failures that lock a counter.
 pub const LOCKOUT_THRESHOLD: i32 = 5;
@@ -90,6 +92,37 @@ pub async fn record_failure(
     Ok(Failures {
         count: row.try_get(0)?,
         locked_until: row.try_get(1)?,
+    })
+}
+
+/// Audits `auth.account.locked` (actor `system`) when this very failure locked `user`'s
+/// counter; nothing otherwise.
+///
+/// `login` and `verify-mfa` share the password counter and wrote this record identically; it
+/// lives here so the lock event keeps one shape (`failed_logins`, `locked_until`, `minutes`).
+pub async fn audit_if_locked(
+    tx: &Transaction<'_>,
+    tenant: Uuid,
+    client: &ClientInfo,
+    user: Uuid,
+    failures: &Failures,
+) -> Result<(), Error> {
+    if let Some(event) = locked_event(user, failures) {
+        audit::record(tx, tenant, client, event).await?;
+    }
+    Ok(())
+}
+
+/// The `auth.account.locked` record of [`audit_if_locked`] (pure).
+fn locked_event(user: Uuid, failures: &Failures) -> Option<AuditEvent> {
+    failures.just_locked().map(|locked_until| {
+        AuditEvent::new(Actor::System, "auth.account.locked")
+            .target("user", user)
+            .details(serde_json::json!({
+                "failed_logins": failures.count,
+                "locked_until": locked_until,
+                "minutes": LOCKOUT_MINUTES,
+            }))
     })
 }
 
@@ -176,6 +209,28 @@ mod tests {
         let err = too_many_attempts(0);
         assert_eq!(err.code(), "too_many_attempts");
         assert_eq!(err.problem().extensions["retry_after"], 1);
+    }
+
+    #[test]
+    fn only_the_locking_failure_is_audited_as_a_lock() {
+        let user = Uuid::now_v7();
+        let until = Utc::now();
+        let below = Failures {
+            count: LOCKOUT_THRESHOLD - 1,
+            locked_until: None,
+        };
+        assert!(locked_event(user, &below).is_none());
+        let locking = Failures {
+            count: LOCKOUT_THRESHOLD,
+            locked_until: Some(until),
+        };
+        let event = locked_event(user, &locking).unwrap();
+        assert_eq!(event.actor, Actor::System);
+        assert_eq!(event.action, "auth.account.locked");
+        assert_eq!(event.target_id, Some(user.to_string()));
+        assert_eq!(event.details["failed_logins"], LOCKOUT_THRESHOLD);
+        assert_eq!(event.details["minutes"], LOCKOUT_MINUTES);
+        assert_eq!(event.details["locked_until"], serde_json::json!(until));
     }
 
     #[test]

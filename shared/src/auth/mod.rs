@@ -29,7 +29,7 @@ pub use claims::AccessClaims;
 pub use extract::{principal_from_headers, principal_from_request};
 pub use operator::{OPERATE, require_operator};
 pub use principal::Principal;
-pub use signer::{ACCESS_TOKEN_SECONDS, Signer};
+pub use signer::{ACCESS_TOKEN_SECONDS, SIGNING_KEY_SECRET, Signer};
 pub use verifier::{LEEWAY_SECONDS, MAX_TOKEN_BYTES, Verifier};
 
 /// The stable `code`s of authentication and authorization problems. Clients may branch on them

@@ -14,6 +14,10 @@ use super::AccessClaims;
 use crate::config::{Config, ConfigError};
 use crate::error::Error;
 
+/// The secret a token-issuing function declares in its spec (`.secrets(&[SIGNING_KEY_SECRET])`)
+/// so that Terraform mounts the private key for it, and for no other function.
+pub const SIGNING_KEY_SECRET: &str = "AUTH_SIGNING_KEY";
+
 /// Access tokens live 15 minutes: a revoked session's token dies within that.
 pub const ACCESS_TOKEN_SECONDS: i64 = 15 * 60;
 

@@ -1,10 +1,12 @@
 //! HTTP conventions shared by every function: the JSON extractor with problem+json rejections,
 //! the standard layer stack (request ids, request spans, security headers, CORS, body limit,
-//! panics as 500 problems), `/healthz`, `Idempotency-Key` support and `If-Match` versioning.
+//! panics as 500 problems), `/healthz`, `Idempotency-Key` support, `If-Match` versioning and
+//! cursor pagination.
 
 pub mod client;
 pub mod extract;
 pub mod idempotency;
+pub mod pagination;
 pub mod versioning;
 
 use std::any::Any;
