@@ -9,12 +9,20 @@
 //!    machine state. Once with one connection (latency without queueing), once under load.
 //! 3. Password verification: `olympus::auth::password::verify` (argon2id, OWASP parameters) from
 //!    two concurrent tasks -> verifications/s and latency; this bounds logins/s on 2 cores.
+//! 4. Login over HTTP: a throwaway PostgreSQL cluster (`target/bench/pg`), a migrated database
+//!    and every function in-process ([`crate::runner::Platform`], in-process bus, no schedules);
+//!    one tenant signs up (`POST /v1/tenants`), then `POST /v1/auth/login` is driven over
+//!    keep-alive connections -> logins/s, latency and errors (every answer must be 200; the
+//!    per-IP throttle counts failures only). Skipped, with a message, when the PostgreSQL server
+//!    binaries are not installed.
 //!
 //! The figures go to `target/bench/auth.json` and a table with the targets (> 20,000 token
 //! verifications/s per core, < 0.2 ms added p99 on the single connection) to stdout. A missed
 //! target is reported, not an error; a measurement that cannot be made is.
 
+use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -23,7 +31,7 @@ use axum::Router;
 use axum::http::Method;
 use bytes::Bytes;
 use hdrhistogram::Histogram;
-use http_body_util::{BodyExt as _, Empty};
+use http_body_util::{BodyExt as _, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use olympus::auth::{Principal, Verifier, password};
@@ -35,6 +43,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
+
+use crate::pubsub::RetrySettings;
+use crate::runner::{Options, Platform};
+use crate::services::{self, Postgres};
 
 /// Options of `dev bench-auth`.
 #[derive(Debug, clap::Args)]
@@ -57,6 +69,12 @@ pub struct Args {
     /// Concurrent password verifications.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub argon2_tasks: u32,
+    /// Concurrent keep-alive connections of the HTTP login run.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub login_connections: u32,
+    /// Seconds of the counted HTTP login run (after --warmup).
+    #[arg(long, default_value_t = 10.0)]
+    pub login_seconds: f64,
 }
 
 /// Token verifications per second on one thread must stay above this.
@@ -95,6 +113,7 @@ pub async fn run(args: Args) -> Result<()> {
     let http_for = seconds("--http-seconds", args.http_seconds)?;
     let warmup = seconds("--warmup", args.warmup)?;
     let argon2_for = seconds("--argon2-seconds", args.argon2_seconds)?;
+    let login_for = seconds("--login-seconds", args.login_seconds)?;
     if args.connections.is_empty() || args.connections.iter().any(|c| !(1..=1024).contains(c)) {
         bail!("--connections must list counts between 1 and 1024");
     }
@@ -137,6 +156,33 @@ pub async fn run(args: Args) -> Result<()> {
     );
     let passwords = measure_passwords(args.argon2_tasks, argon2_for).await?;
 
+    let login = if let Some(reason) = postgres_missing() {
+        eprintln!("bench-auth: login over HTTP SKIPPED: {reason}");
+        LoginSection::Skipped { reason }
+    } else {
+        eprintln!(
+            "bench-auth: POST {LOGIN_PATH} over HTTP, {} connection(s), {:.1} s warm-up + {:.1} s \
+             (PostgreSQL in {})",
+            args.login_connections,
+            warmup.as_secs_f64(),
+            login_for.as_secs_f64(),
+            out_dir.join("pg").display()
+        );
+        let mut run = Box::pin(measure_login(
+            &out_dir,
+            args.login_connections,
+            warmup,
+            login_for,
+        ))
+        .await?;
+        run.share_of_argon2_bound = if passwords.per_second > 0.0 {
+            round3(run.logins_per_second / passwords.per_second)
+        } else {
+            0.0
+        };
+        LoginSection::Measured(run)
+    };
+
     let mut targets: Vec<Target> = verification
         .iter()
         .map(|v| Target {
@@ -163,6 +209,7 @@ pub async fn run(args: Args) -> Result<()> {
         verification,
         http: http_runs,
         passwords,
+        login,
         targets,
     };
     let json_path = out_dir.join("auth.json");
@@ -184,6 +231,7 @@ struct Report {
     verification: Vec<Verification>,
     http: Vec<HttpRun>,
     passwords: Passwords,
+    login: LoginSection,
     targets: Vec<Target>,
 }
 
@@ -247,6 +295,37 @@ struct Passwords {
     verifications: u64,
     per_second: f64,
     latency_us: LatencySummary,
+}
+
+/// Section 4: measured, or skipped (no PostgreSQL server here).
+#[derive(Debug, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+enum LoginSection {
+    Measured(LoginRun),
+    Skipped { reason: String },
+}
+
+#[derive(Debug, Serialize)]
+struct LoginRun {
+    path: &'static str,
+    connections: u32,
+    /// Cluster creation, migrations, platform start and the sign-up.
+    setup_seconds: f64,
+    warmup_seconds: f64,
+    duration_seconds: f64,
+    /// 200 answers completed inside the counted window.
+    logins: u64,
+    logins_per_second: f64,
+    /// Anything but a 200 (status, transport error, timeout) inside the counted window.
+    errors: u64,
+    /// The same during the warm-up (not in `errors`).
+    warmup_errors: u64,
+    /// The first failure seen, for diagnosis.
+    first_error: Option<String>,
+    latency_us: LatencySummary,
+    /// `logins_per_second` over the argon2id verifications/s of section 3.
+    share_of_argon2_bound: f64,
+    caveat: &'static str,
 }
 
 #[derive(Debug, Serialize)]
@@ -327,6 +406,8 @@ fn print_report(report: &Report, json_path: &std::path::Path) {
         "", p.per_second
     );
     println!();
+    print_login(&report.login);
+    println!();
     println!(
         "{:<36} {:>14} {:>14}  result",
         "target", "limit", "measured"
@@ -342,6 +423,46 @@ fn print_report(report: &Report, json_path: &std::path::Path) {
     }
     println!();
     println!("written to {}", json_path.display());
+}
+
+#[allow(clippy::print_stdout)]
+fn print_login(login: &LoginSection) {
+    match login {
+        LoginSection::Skipped { reason } => {
+            println!("login over HTTP: SKIPPED ({reason})");
+        }
+        LoginSection::Measured(run) => {
+            println!(
+                "{:<34}{:>9} {:>9} {:>9} {:>9} {:>9} {:>7}",
+                "login over HTTP (µs)", "logins/s", "p50", "p90", "p99", "max", "errors"
+            );
+            println!(
+                "{:<34}{:>9.1} {:>9} {:>9} {:>9} {:>9} {:>7}",
+                format!("  {} conn, POST {}", run.connections, run.path),
+                run.logins_per_second,
+                run.latency_us.p50,
+                run.latency_us.p90,
+                run.latency_us.p99,
+                run.latency_us.max,
+                run.errors
+            );
+            println!(
+                "{:<34}{} logins in {:.1} s after {:.1} s warm-up ({} warm-up errors); {:.0}% of \
+                 the argon2id bound; setup {:.1} s",
+                "",
+                run.logins,
+                run.duration_seconds,
+                run.warmup_seconds,
+                run.warmup_errors,
+                run.share_of_argon2_bound * 100.0,
+                run.setup_seconds
+            );
+            if let Some(error) = &run.first_error {
+                println!("{:<34}first error: {error}", "");
+            }
+            println!("  caveat: {}", run.caveat);
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -628,7 +749,7 @@ async fn alternate(
 
 /// One HTTP/1.1 keep-alive client connection to 127.0.0.1.
 struct Connection {
-    sender: SendRequest<Empty<Bytes>>,
+    sender: SendRequest<Full<Bytes>>,
     driver: JoinHandle<()>,
 }
 
@@ -651,15 +772,36 @@ impl Connection {
         if let Some(token) = bearer {
             request = request.header(http::header::AUTHORIZATION, format!("Bearer {token}"));
         }
-        let request = request.body(Empty::<Bytes>::new())?;
-        self.sender.ready().await?;
-        let response = self.sender.send_request(request).await?;
-        let status = response.status();
-        response.into_body().collect().await?;
+        let (status, _) = self.send(request.body(Full::new(Bytes::new()))?).await?;
         if status != http::StatusCode::OK {
             bail!("GET {path} answered {status}");
         }
         Ok(())
+    }
+
+    /// `POST path` with a JSON body; the status and the whole response body.
+    async fn post_json(
+        &mut self,
+        port: u16,
+        path: &str,
+        json: Bytes,
+    ) -> Result<(http::StatusCode, Bytes)> {
+        let request = http::Request::post(path)
+            .header(http::header::HOST, format!("127.0.0.1:{port}"))
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(Full::new(json))?;
+        self.send(request).await
+    }
+
+    async fn send(
+        &mut self,
+        request: http::Request<Full<Bytes>>,
+    ) -> Result<(http::StatusCode, Bytes)> {
+        self.sender.ready().await?;
+        let response = self.sender.send_request(request).await?;
+        let status = response.status();
+        let body = response.into_body().collect().await?.to_bytes();
+        Ok((status, body))
     }
 
     async fn close(self) {
@@ -718,6 +860,270 @@ async fn measure_passwords(tasks: u32, duration: Duration) -> Result<Passwords> 
         per_second: round3(per_second(histogram.len(), elapsed)),
         latency_us: summarize_histogram(&histogram),
     })
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Login over HTTP
+
+const LOGIN_PATH: &str = "/v1/auth/login";
+const SIGN_UP_PATH: &str = "/v1/tenants";
+const LOGIN_DATABASE: &str = "olympus";
+const LOGIN_TENANT: &str = "bench-auth";
+const LOGIN_EMAIL: &str = "owner@bench-auth.example";
+/// Longest error text kept in the report.
+const MAX_ERROR_CHARS: usize = 300;
+
+const LOGIN_CAVEAT: &str = "client, server and PostgreSQL share the machine's CPUs; each login \
+                            is an argon2id verify plus a session insert, an audit row and token \
+                            signing, in one transaction";
+
+/// Why the login section cannot run here: the PostgreSQL server binaries are not installed.
+fn postgres_missing() -> Option<String> {
+    let bindir = match std::process::Command::new("pg_config")
+        .arg("--bindir")
+        .output()
+    {
+        Ok(output) if output.status.success() => {
+            PathBuf::from(String::from_utf8_lossy(&output.stdout).trim())
+        }
+        _ => {
+            return Some(
+                "PostgreSQL is not installed (`pg_config` not found); install the server with \
+                 `apt-get install postgresql`"
+                    .to_owned(),
+            );
+        }
+    };
+    ["initdb", "pg_ctl", "postgres"]
+        .into_iter()
+        .find(|binary| !bindir.join(binary).exists())
+        .map(|binary| {
+            format!(
+                "the PostgreSQL server binaries are missing (no `{binary}` in {}); install them \
+                 with `apt-get install postgresql`",
+                bindir.display()
+            )
+        })
+}
+
+/// Starts the cluster and the platform, signs up the tenant, drives the logins, stops both.
+async fn measure_login(
+    out_dir: &Path,
+    connections: u32,
+    warmup: Duration,
+    duration: Duration,
+) -> Result<LoginRun> {
+    let setup = Instant::now();
+    let pg_dir = out_dir.join("pg");
+    let pg = Postgres::start(&pg_dir)?;
+    pg.create_database(LOGIN_DATABASE).await?;
+    services::migrate(&pg, LOGIN_DATABASE).await?;
+    let keys = TestKeys::ed25519("bench-login").map_err(|e| anyhow!("{e}"))?;
+    let env = HashMap::from([
+        ("AUTH_JWKS".to_owned(), tokens::jwks_json(&[&keys])),
+        (
+            "AUTH_SIGNING_KEY".to_owned(),
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, keys.pkcs8_der()),
+        ),
+        ("AUTH_SIGNING_KEY_ID".to_owned(), keys.kid().to_owned()),
+        ("AUTH_SIGNING_ALG".to_owned(), "EdDSA".to_owned()),
+    ]);
+    let platform = Box::pin(Platform::start(Options {
+        database_url: pg.app_url(LOGIN_DATABASE),
+        project: "olympus-bench".to_owned(),
+        emulator_host: None,
+        listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        functions: crate::registry::all(),
+        run_schedules: false,
+        env,
+        retry: RetrySettings::default(),
+    }))
+    .await?;
+    let measured = drive_logins(platform.addr.port(), connections, warmup, duration, setup).await;
+    platform.stop().await;
+    drop(pg);
+    if measured.is_ok() {
+        // Only on success: after a failure, postgres.log is worth reading.
+        let _ = std::fs::remove_dir_all(&pg_dir);
+    }
+    measured
+}
+
+/// Signs the tenant up, checks one login, then runs the counted load.
+async fn drive_logins(
+    port: u16,
+    connections: u32,
+    warmup: Duration,
+    duration: Duration,
+    setup: Instant,
+) -> Result<LoginRun> {
+    let sign_up = serde_json::json!({
+        "name": "Bench Auth",
+        "slug": LOGIN_TENANT,
+        "industry": "restaurant",
+        "currency": "EUR",
+        "time_zone": "Europe/Paris",
+        "owner": {"name": "Bench Owner", "email": LOGIN_EMAIL, "password": PASSWORD},
+    });
+    let login = Bytes::from(serde_json::to_vec(&serde_json::json!({
+        "tenant": LOGIN_TENANT,
+        "email": LOGIN_EMAIL,
+        "password": PASSWORD,
+    }))?);
+    let mut connection = Connection::open(port).await?;
+    let (status, body) = connection
+        .post_json(
+            port,
+            SIGN_UP_PATH,
+            Bytes::from(serde_json::to_vec(&sign_up)?),
+        )
+        .await?;
+    if status != http::StatusCode::CREATED {
+        bail!("POST {SIGN_UP_PATH} answered {status}: {}", excerpt(&body));
+    }
+    let (status, body) = connection
+        .post_json(port, LOGIN_PATH, login.clone())
+        .await?;
+    if status != http::StatusCode::OK {
+        bail!("POST {LOGIN_PATH} answered {status}: {}", excerpt(&body));
+    }
+    connection.close().await;
+    let setup_seconds = round3(setup.elapsed().as_secs_f64());
+
+    let begin = Instant::now();
+    let window = Window {
+        start: begin + warmup,
+        end: begin + warmup + duration,
+    };
+    let mut tasks = JoinSet::new();
+    for _ in 0..connections {
+        tasks.spawn(login_loop(port, login.clone(), window));
+    }
+    let mut histogram = new_histogram()?;
+    let (mut errors, mut warmup_errors) = (0, 0);
+    let mut first_error: Option<(Instant, String)> = None;
+    while let Some(joined) = tasks.join_next().await {
+        let stats = joined.context("a login task failed")??;
+        histogram
+            .add(&stats.histogram)
+            .map_err(|e| anyhow!("cannot merge histograms: {e:?}"))?;
+        errors += stats.errors;
+        warmup_errors += stats.warmup_errors;
+        if let Some((at, error)) = stats.first_error
+            && first_error.as_ref().is_none_or(|(first, _)| at < *first)
+        {
+            first_error = Some((at, error));
+        }
+    }
+    let first_error = first_error.map(|(_, error)| error);
+    if histogram.is_empty() {
+        bail!(
+            "no login of the run succeeded ({errors} errors; first: {})",
+            first_error.as_deref().unwrap_or("none")
+        );
+    }
+    Ok(LoginRun {
+        path: LOGIN_PATH,
+        connections,
+        setup_seconds,
+        warmup_seconds: warmup.as_secs_f64(),
+        duration_seconds: duration.as_secs_f64(),
+        logins: histogram.len(),
+        logins_per_second: round3(per_second(histogram.len(), duration)),
+        errors,
+        warmup_errors,
+        first_error,
+        latency_us: summarize_histogram(&histogram),
+        share_of_argon2_bound: 0.0,
+        caveat: LOGIN_CAVEAT,
+    })
+}
+
+struct LoginStats {
+    histogram: Histogram<u64>,
+    errors: u64,
+    warmup_errors: u64,
+    first_error: Option<(Instant, String)>,
+}
+
+impl LoginStats {
+    fn failed(&mut self, window: Window, at: Instant, error: impl FnOnce() -> String) {
+        if at < window.start {
+            self.warmup_errors += 1;
+        } else if window.counts(at) {
+            self.errors += 1;
+        } else {
+            return;
+        }
+        if self.first_error.is_none() {
+            self.first_error = Some((at, error()));
+        }
+    }
+}
+
+/// One keep-alive connection logging in back to back until `window.end`, reconnecting after a
+/// failure. Anything but a 200 is an error.
+async fn login_loop(port: u16, body: Bytes, window: Window) -> Result<LoginStats> {
+    let mut stats = LoginStats {
+        histogram: new_histogram()?,
+        errors: 0,
+        warmup_errors: 0,
+        first_error: None,
+    };
+    let mut connection: Option<Connection> = None;
+    while Instant::now() < window.end {
+        if connection.is_none() {
+            match Connection::open(port).await {
+                Ok(opened) => connection = Some(opened),
+                Err(e) => {
+                    stats.failed(window, Instant::now(), || format!("connect: {e:#}"));
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            }
+        }
+        let Some(live) = connection.as_mut() else {
+            continue;
+        };
+        let sent = Instant::now();
+        let outcome = tokio::time::timeout(
+            REQUEST_TIMEOUT,
+            live.post_json(port, LOGIN_PATH, body.clone()),
+        )
+        .await;
+        let done = Instant::now();
+        let failure = match outcome {
+            Ok(Ok((status, _))) if status == http::StatusCode::OK => None,
+            Ok(Ok((status, answer))) => Some(format!("{status}: {}", excerpt(&answer))),
+            Ok(Err(e)) => Some(format!("{e:#}")),
+            Err(_) => Some(format!("no answer within {} s", REQUEST_TIMEOUT.as_secs())),
+        };
+        match failure {
+            None => {
+                if window.counts(done) {
+                    stats.histogram.saturating_record(micros(done - sent));
+                }
+            }
+            Some(error) => {
+                stats.failed(window, done, || error);
+                if let Some(broken) = connection.take() {
+                    broken.close().await;
+                }
+            }
+        }
+    }
+    if let Some(live) = connection {
+        live.close().await;
+    }
+    Ok(stats)
+}
+
+/// The start of a response body, for error messages.
+fn excerpt(body: &[u8]) -> String {
+    String::from_utf8_lossy(body)
+        .chars()
+        .take(MAX_ERROR_CHARS)
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -835,6 +1241,40 @@ mod tests {
         for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
             assert!(seconds("--x", bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn login_failures_are_counted_by_window_and_the_first_is_kept() {
+        let start = Instant::now();
+        let window = Window {
+            start: start + Duration::from_secs(1),
+            end: start + Duration::from_secs(2),
+        };
+        let mut stats = LoginStats {
+            histogram: new_histogram().unwrap(),
+            errors: 0,
+            warmup_errors: 0,
+            first_error: None,
+        };
+        stats.failed(window, start, || "warm".to_owned());
+        stats.failed(window, start + Duration::from_millis(1500), || {
+            "counted".to_owned()
+        });
+        stats.failed(window, start + Duration::from_secs(3), || "late".to_owned());
+        assert_eq!((stats.warmup_errors, stats.errors), (1, 1));
+        assert_eq!(stats.first_error.map(|(_, e)| e).as_deref(), Some("warm"));
+    }
+
+    #[test]
+    fn a_skipped_login_section_says_why() {
+        let skipped = LoginSection::Skipped {
+            reason: "no initdb".to_owned(),
+        };
+        assert_eq!(
+            serde_json::to_value(&skipped).unwrap(),
+            serde_json::json!({"outcome": "skipped", "reason": "no initdb"})
+        );
+        assert_eq!(excerpt("é".repeat(400).as_bytes()).chars().count(), 300);
     }
 
     #[test]
