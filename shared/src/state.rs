@@ -38,14 +38,15 @@ impl std::fmt::Debug for AppState {
 
 impl AppState {
     /// Assembles state from its parts (the dev runner and tests choose their own publisher).
+    /// A signing key or mail transport that does not configure is logged and left disabled;
+    /// functions that need them then fail clearly at first use.
     pub fn new(
         config: Config,
         db: Option<Pool>,
         publisher: Arc<dyn Publisher>,
         verifier: Verifier,
     ) -> Self {
-        let signer = Signer::from_config(&config).unwrap_or_else(|e| {
-            // Callers that need a signer fail clearly at first use (see `signer()`).
+        let signer = Signer::from_config(&config, &verifier).unwrap_or_else(|e| {
             tracing::error!(error = %e, "token signing disabled");
             None
         });
@@ -53,6 +54,17 @@ impl AppState {
             tracing::error!(error = %e, "mail disabled");
             Arc::new(mail::Unconfigured)
         });
+        Self::assemble(config, db, publisher, verifier, signer, mailer)
+    }
+
+    fn assemble(
+        config: Config,
+        db: Option<Pool>,
+        publisher: Arc<dyn Publisher>,
+        verifier: Verifier,
+        signer: Option<Signer>,
+        mailer: Arc<dyn Mailer>,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 config,
@@ -66,7 +78,8 @@ impl AppState {
     }
 
     /// Production assembly from configuration: a lazy pool, the Pub/Sub publisher when a
-    /// project is configured, the verifier from `AUTH_JWKS`.
+    /// project is configured, the verifier from `AUTH_JWKS`; a bad signing key or mail URL
+    /// stops start-up.
     pub fn from_config(config: Config) -> Result<Self, ConfigError> {
         let db = config
             .database_url
@@ -75,10 +88,11 @@ impl AppState {
             .transpose()?;
         let publisher = publisher::from_config(&config);
         let verifier = Verifier::from_config(&config)?;
-        // Validated here so a bad key stops start-up; `new` then rebuilds it infallibly.
-        Signer::from_config(&config)?;
-        mail::from_config(&config)?;
-        Ok(Self::new(config, db, publisher, verifier))
+        let signer = Signer::from_config(&config, &verifier)?;
+        let mailer = mail::from_config(&config)?;
+        Ok(Self::assemble(
+            config, db, publisher, verifier, signer, mailer,
+        ))
     }
 
     pub fn config(&self) -> &Config {

@@ -50,7 +50,11 @@ fn invalid(var: &str, problem: impl Into<String>) -> ConfigError {
 
 impl Signer {
     /// The signer of `AUTH_SIGNING_KEY`, or `None` where this function issues no tokens.
-    pub fn from_config(config: &Config) -> Result<Option<Self>, ConfigError> {
+    /// `verifier` (built from the same config) proves the key's tokens will verify.
+    pub fn from_config(
+        config: &Config,
+        verifier: &super::Verifier,
+    ) -> Result<Option<Self>, ConfigError> {
         let Some(key) = config.auth_signing_key.as_deref() else {
             return Ok(None);
         };
@@ -95,7 +99,6 @@ impl Signer {
             config.auth_audience.clone(),
         );
         // A key whose tokens no verifier accepts is a deployment mistake: refuse to start.
-        let verifier = super::Verifier::from_config(config)?;
         let probe = signer
             .sign(&signer.claims(Uuid::nil(), Uuid::nil(), None, Vec::new(), Vec::new(), None))
             .map_err(|e| invalid("AUTH_SIGNING_KEY", e.to_string()))?;
