@@ -12,7 +12,6 @@
 use axum::extract::State;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
 use olympus::audit::{self, AuditEvent};
 use olympus::auth::Principal;
 use olympus::auth::api_keys;
@@ -22,7 +21,7 @@ use olympus::auth::roles::{
 use olympus::db;
 use olympus::http::{ClientInfo, Idempotency, Json};
 use olympus::{AppState, Error, Function};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
@@ -44,17 +43,7 @@ struct NewRole {
     permissions: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
-pub struct RoleView {
-    pub id: Uuid,
-    pub name: String,
-    pub description: String,
-    pub permissions: Vec<String>,
-    pub builtin: bool,
-    pub version: i32,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
+pub use olympus::auth::roles::RoleView;
 
 /// A validated role: trimmed name and description, sorted and deduplicated permissions.
 #[derive(Debug, PartialEq, Eq)]
@@ -104,16 +93,7 @@ async fn create(
         )
         .await?
         .ok_or_else(|| name_taken(&role.name))?;
-    let view = RoleView {
-        id: row.get(0),
-        name: row.get(1),
-        description: row.get(2),
-        permissions: row.get(3),
-        builtin: row.get(4),
-        version: row.get(5),
-        created_at: row.get(6),
-        updated_at: row.get(7),
-    };
+    let view = RoleView::from_row(&row);
     audit::record(
         &tx,
         principal.tenant_id,

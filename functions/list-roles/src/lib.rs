@@ -9,14 +9,11 @@
 
 use axum::extract::State;
 use axum::http::Method;
-use chrono::{DateTime, Utc};
 use olympus::auth::Principal;
 use olympus::db;
 use olympus::http::pagination::{Page, PageQuery, fetch_limit};
 use olympus::http::{Json, Query};
 use olympus::{AppState, Error, Function};
-use serde::Serialize;
-use uuid::Uuid;
 
 pub const READ: &str = "roles:read";
 pub const DEFAULT_LIMIT: i64 = 50;
@@ -28,17 +25,7 @@ pub fn function() -> Function {
         .build()
 }
 
-#[derive(Debug, Serialize)]
-pub struct RoleView {
-    pub id: Uuid,
-    pub name: String,
-    pub description: String,
-    pub permissions: Vec<String>,
-    pub builtin: bool,
-    pub version: i32,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
+pub use olympus::auth::roles::RoleView;
 
 async fn list(
     State(state): State<AppState>,
@@ -60,18 +47,6 @@ async fn list(
         )
         .await?;
     tx.commit().await?;
-    let items: Vec<RoleView> = rows
-        .iter()
-        .map(|row| RoleView {
-            id: row.get(0),
-            name: row.get(1),
-            description: row.get(2),
-            permissions: row.get(3),
-            builtin: row.get(4),
-            version: row.get(5),
-            created_at: row.get(6),
-            updated_at: row.get(7),
-        })
-        .collect();
+    let items: Vec<RoleView> = rows.iter().map(RoleView::from_row).collect();
     Ok(Json(Page::from_items(items, limit, |r| r.id)))
 }

@@ -16,7 +16,6 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
 use olympus::audit::{self, AuditEvent, Changes};
 use olympus::auth::Principal;
 use olympus::auth::api_keys;
@@ -26,15 +25,14 @@ use olympus::auth::roles::{
 use olympus::db;
 use olympus::http::{ClientInfo, Json, Path, versioning};
 use olympus::{AppState, Error, Function};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
 pub const WRITE: &str = "roles:write";
 pub use olympus::auth::roles::{MAX_DESCRIPTION_CHARS, MAX_PERMISSIONS};
 
-const COLUMNS: &str =
-    "id, name, description, permissions, builtin, version, created_at, updated_at";
+use olympus::auth::roles::ROLE_COLUMNS as COLUMNS;
 
 pub fn function() -> Function {
     Function::http("update-role")
@@ -53,32 +51,7 @@ struct RolePatch {
     permissions: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct RoleView {
-    pub id: Uuid,
-    pub name: String,
-    pub description: String,
-    pub permissions: Vec<String>,
-    pub builtin: bool,
-    pub version: i32,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl RoleView {
-    fn from_row(row: &tokio_postgres::Row) -> Self {
-        Self {
-            id: row.get(0),
-            name: row.get(1),
-            description: row.get(2),
-            permissions: row.get(3),
-            builtin: row.get(4),
-            version: row.get(5),
-            created_at: row.get(6),
-            updated_at: row.get(7),
-        }
-    }
-}
+pub use olympus::auth::roles::RoleView;
 
 fn not_found() -> Error {
     Error::not_found("No such role.")

@@ -313,3 +313,36 @@ mod tests {
         assert!(!is_valid_permission("ships:*"));
     }
 }
+
+/// The columns [`RoleView::from_row`] reads, in `SELECT`/`RETURNING` form.
+pub const ROLE_COLUMNS: &str =
+    "id, name, description, permissions, builtin, version, created_at, updated_at";
+
+/// A role as the API shows it (list, create, update).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RoleView {
+    pub id: uuid::Uuid,
+    pub name: String,
+    pub description: String,
+    pub permissions: Vec<String>,
+    pub builtin: bool,
+    pub version: i32,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl RoleView {
+    /// Reads a row selected with [`ROLE_COLUMNS`].
+    pub fn from_row(row: &tokio_postgres::Row) -> Self {
+        Self {
+            id: row.get(0),
+            name: row.get(1),
+            description: row.get(2),
+            permissions: row.get(3),
+            builtin: row.get(4),
+            version: row.get(5),
+            created_at: row.get(6),
+            updated_at: row.get(7),
+        }
+    }
+}
