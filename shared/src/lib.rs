@@ -6,12 +6,14 @@
 
 pub mod audit;
 pub mod auth;
+pub mod catalog;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod events;
 pub mod function;
 pub mod http;
+pub mod inventory;
 pub mod locations;
 pub mod mail;
 pub mod plans;

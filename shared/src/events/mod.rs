@@ -5,6 +5,7 @@
 //! own transaction; after commit the row is published and marked; `relay-outbox` publishes
 //! whatever a crash left behind. Consumers dedupe on (subscription, event id).
 
+pub mod catalog;
 pub mod dead_letter;
 pub mod envelope;
 pub mod identity;

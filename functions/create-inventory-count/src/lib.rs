@@ -1,0 +1,7 @@
+//! `create-inventory-count` — placeholder until its issue-4 implementation lands.
+
+use olympus::Function;
+
+pub fn function() -> Function {
+    Function::http("create-inventory-count").build()
+}

@@ -1,0 +1,7 @@
+//! `create-inventory-transfer` — placeholder until its issue-4 implementation lands.
+
+use olympus::Function;
+
+pub fn function() -> Function {
+    Function::http("create-inventory-transfer").build()
+}

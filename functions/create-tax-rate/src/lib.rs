@@ -1,0 +1,7 @@
+//! `create-tax-rate` — placeholder until its issue-4 implementation lands.
+
+use olympus::Function;
+
+pub fn function() -> Function {
+    Function::http("create-tax-rate").build()
+}

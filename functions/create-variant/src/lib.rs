@@ -1,0 +1,7 @@
+//! `create-variant` — placeholder until its issue-4 implementation lands.
+
+use olympus::Function;
+
+pub fn function() -> Function {
+    Function::http("create-variant").build()
+}

@@ -1,0 +1,7 @@
+//! `delete-category` — placeholder until its issue-4 implementation lands.
+
+use olympus::Function;
+
+pub fn function() -> Function {
+    Function::http("delete-category").build()
+}

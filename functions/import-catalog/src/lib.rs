@@ -1,0 +1,7 @@
+//! `import-catalog` — placeholder until its issue-4 implementation lands.
+
+use olympus::Function;
+
+pub fn function() -> Function {
+    Function::http("import-catalog").build()
+}

@@ -1,0 +1,7 @@
+//! `list-categories` — placeholder until its issue-4 implementation lands.
+
+use olympus::Function;
+
+pub fn function() -> Function {
+    Function::http("list-categories").build()
+}

@@ -1,0 +1,7 @@
+//! `list-inventory` — placeholder until its issue-4 implementation lands.
+
+use olympus::Function;
+
+pub fn function() -> Function {
+    Function::http("list-inventory").build()
+}

@@ -1,0 +1,7 @@
+//! `list-modifier-groups` — placeholder until its issue-4 implementation lands.
+
+use olympus::Function;
+
+pub fn function() -> Function {
+    Function::http("list-modifier-groups").build()
+}

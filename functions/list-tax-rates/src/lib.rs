@@ -1,0 +1,7 @@
+//! `list-tax-rates` — placeholder until its issue-4 implementation lands.
+
+use olympus::Function;
+
+pub fn function() -> Function {
+    Function::http("list-tax-rates").build()
+}

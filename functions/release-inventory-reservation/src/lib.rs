@@ -1,0 +1,7 @@
+//! `release-inventory-reservation` — placeholder until its issue-4 implementation lands.
+
+use olympus::Function;
+
+pub fn function() -> Function {
+    Function::http("release-inventory-reservation").build()
+}

@@ -1,0 +1,7 @@
+//! `set-variant-location` — placeholder until its issue-4 implementation lands.
+
+use olympus::Function;
+
+pub fn function() -> Function {
+    Function::http("set-variant-location").build()
+}

@@ -1,0 +1,7 @@
+//! `update-inventory-level` — placeholder until its issue-4 implementation lands.
+
+use olympus::Function;
+
+pub fn function() -> Function {
+    Function::http("update-inventory-level").build()
+}
