@@ -110,37 +110,39 @@ fn minutes(text: &str) -> Option<u32> {
 /// (a day absent or `[]` is closed), each pair open < close (`24:00` closes at midnight), the
 /// pairs of a day not overlapping; else 422 `invalid_business_hours`.
 pub fn business_hours(value: Value) -> Result<Value, Error> {
-    let fail = |detail: String| invalid("invalid_business_hours", "business_hours", detail);
+    weekly_hours("business_hours", "invalid_business_hours", value)
+}
+
+/// Validates weekly opening hours in the shape of [`business_hours`] for `field` (menus use it
+/// for their day parts), failing with 422 `code`.
+pub fn weekly_hours(field: &str, code: &'static str, value: Value) -> Result<Value, Error> {
+    let fail = |detail: String| invalid(code, field, detail);
     let Some(days) = value.as_object() else {
-        return Err(fail(
-            "`business_hours` must be an object of days (mon..sun) to [open, close] pairs.".into(),
-        ));
+        return Err(fail(format!(
+            "`{field}` must be an object of days (mon..sun) to [open, close] pairs."
+        )));
     };
     for (day, hours) in days {
         if !DAYS.contains(&day.as_str()) {
             return Err(fail(format!(
-                "`business_hours` has an unknown day `{day}`; days are mon, tue, wed, thu, fri, sat, sun."
+                "`{field}` has an unknown day `{day}`; days are mon, tue, wed, thu, fri, sat, sun."
             )));
         }
         let Some(pairs) = hours.as_array() else {
             return Err(fail(format!(
-                "`business_hours.{day}` must be a list of [\"HH:MM\", \"HH:MM\"] pairs."
+                "`{field}.{day}` must be a list of [\"HH:MM\", \"HH:MM\"] pairs."
             )));
         };
         let mut spans = Vec::with_capacity(pairs.len());
         for pair in pairs {
-            let span = pair
-                .as_array()
-                .filter(|p| p.len() == 2)
-                .and_then(|p| Some((minutes(p[0].as_str()?)?, minutes(p[1].as_str()?)?)));
-            let Some((open, close)) = span else {
+            let Some((open, close)) = span(pair) else {
                 return Err(fail(format!(
-                    "`business_hours.{day}` must hold [\"HH:MM\", \"HH:MM\"] pairs (00:00 to 24:00)."
+                    "`{field}.{day}` must hold [\"HH:MM\", \"HH:MM\"] pairs (00:00 to 24:00)."
                 )));
             };
             if open >= close {
                 return Err(fail(format!(
-                    "`business_hours.{day}`: each opening time must be before its closing time."
+                    "`{field}.{day}`: each opening time must be before its closing time."
                 )));
             }
             spans.push((open, close));
@@ -148,11 +150,35 @@ pub fn business_hours(value: Value) -> Result<Value, Error> {
         spans.sort_unstable();
         if spans.windows(2).any(|w| w[1].0 < w[0].1) {
             return Err(fail(format!(
-                "`business_hours.{day}` has overlapping opening hours."
+                "`{field}.{day}` has overlapping opening hours."
             )));
         }
     }
     Ok(value)
+}
+
+/// An `["HH:MM", "HH:MM"]` pair as minutes since midnight.
+fn span(pair: &Value) -> Option<(u32, u32)> {
+    pair.as_array()
+        .filter(|p| p.len() == 2)
+        .and_then(|p| Some((minutes(p[0].as_str()?)?, minutes(p[1].as_str()?)?)))
+}
+
+/// Whether validated weekly `hours` are open at the local `weekday` (0 = Monday) and
+/// `minute_of_day`: an opening pair includes its start and excludes its end.
+pub fn open_at(hours: &Value, weekday: usize, minute_of_day: u32) -> bool {
+    let Some(day) = DAYS.get(weekday) else {
+        return false;
+    };
+    hours
+        .get(day)
+        .and_then(Value::as_array)
+        .is_some_and(|pairs| {
+            pairs
+                .iter()
+                .filter_map(span)
+                .any(|(open, close)| (open..close).contains(&minute_of_day))
+        })
 }
 
 #[cfg(test)]
@@ -162,6 +188,17 @@ mod tests {
 
     fn hours_code(value: Value) -> Option<String> {
         business_hours(value).err().map(|e| e.code().to_owned())
+    }
+
+    #[test]
+    fn open_at_includes_the_start_and_excludes_the_end() {
+        let hours = json!({"mon": [["07:00", "11:00"]], "sat": [["18:00", "24:00"]]});
+        assert!(open_at(&hours, 0, 7 * 60));
+        assert!(open_at(&hours, 0, 10 * 60 + 59));
+        assert!(!open_at(&hours, 0, 11 * 60));
+        assert!(!open_at(&hours, 1, 8 * 60));
+        assert!(open_at(&hours, 5, 23 * 60 + 59));
+        assert!(!open_at(&hours, 7, 0));
     }
 
     #[test]
