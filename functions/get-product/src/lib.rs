@@ -1,7 +1,47 @@
-//! `get-product` — placeholder until its issue-4 implementation lands.
+//! `get-product` — `GET /v1/products/{id}`: one product of the caller's tenant with its
+//! variants (needs `catalog:read`).
+//!
+//! Answers the product (`id`, `category_id`, `name`, `description`, `tax_category`, `options`,
+//! `dietary_tags`, `allergens`, `image_urls`, `modifier_group_ids`, `variants` in position
+//! order — archived ones included with their `archived_at` —, `external_key`, `version`,
+//! `change_seq`, `archived_at`, `created_at`, `updated_at`) with `ETag: "<version>"` for
+//! `PATCH /v1/products/{id}`'s `If-Match`. An archived product is still answered (orders
+//! reference it). An unknown, malformed or other tenant's id is 404 `not_found`.
+//!
+//! This is the hottest catalog read (POS screens, order pricing): one tenant transaction and
+//! the two pipelined statements of `olympus::catalog::load_product`, nothing else.
+//!
+//! Env: `DATABASE_URL`, `AUTH_JWKS`, `AUTH_ISSUER`, `AUTH_AUDIENCE`. Emits: nothing.
 
-use olympus::Function;
+use axum::extract::State;
+use axum::http::{Method, header};
+use axum::response::{IntoResponse, Response};
+use olympus::auth::Principal;
+use olympus::catalog::{self, READ, load_product, path_id};
+use olympus::db;
+use olympus::http::versioning::etag;
+use olympus::http::{Json, Path};
+use olympus::{AppState, Error, Function};
+
+pub use catalog::ProductView;
 
 pub fn function() -> Function {
-    Function::http("get-product").build()
+    Function::http("get-product")
+        .route(&Method::GET, "/v1/products/{id}", get_product)
+        .build()
+}
+
+async fn get_product(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Response, Error> {
+    principal.require(READ)?;
+    let id = path_id(&id, "product")?;
+    let mut conn = state.db()?.get().await?;
+    let tx = db::tenant_tx(&mut conn, principal.tenant_id).await?;
+    // RLS hides other tenants' products: their ids are simply not found.
+    let view = load_product(&tx, id).await?;
+    tx.commit().await?;
+    Ok(([(header::ETAG, etag(view.version))], Json(view)).into_response())
 }
