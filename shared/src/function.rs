@@ -97,6 +97,7 @@ impl Function {
             publishes: Vec::new(),
             secrets: Vec::new(),
             router: Router::new(),
+            body_limit: None,
         }
     }
 
@@ -216,6 +217,7 @@ pub struct HttpFunction {
     publishes: Vec<String>,
     secrets: Vec<String>,
     router: Router<AppState>,
+    body_limit: Option<usize>,
 }
 
 impl std::fmt::Debug for HttpFunction {
@@ -290,7 +292,23 @@ impl HttpFunction {
         self
     }
 
-    pub fn build(self) -> Function {
+    /// Accepts request bodies up to `bytes` on this function's routes instead of
+    /// `MAX_BODY_BYTES` (bulk endpoints such as the catalog import). Body extractors and the
+    /// `Idempotency-Key` middleware both honour it.
+    #[must_use]
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = Some(bytes);
+        self
+    }
+
+    pub fn build(mut self) -> Function {
+        if let Some(bytes) = self.body_limit {
+            // Inside the app's default limit layer, so this one is what extractors see.
+            self.router = self
+                .router
+                .layer(axum::extract::DefaultBodyLimit::max(bytes))
+                .layer(axum::Extension(crate::http::BodyLimit(bytes)));
+        }
         Function {
             name: self.name,
             trigger: Trigger::Http {

@@ -91,7 +91,10 @@ async fn handle(mode: Idempotency, request: Request, next: Next) -> Result<Respo
     if let Some(principal) = principal {
         parts.extensions.insert(principal);
     }
-    let limit = state.config().max_body_bytes;
+    let limit = parts
+        .extensions
+        .get::<super::BodyLimit>()
+        .map_or(state.config().max_body_bytes, |limit| limit.0);
     let bytes = http_body_util::Limited::new(body, limit)
         .collect()
         .await

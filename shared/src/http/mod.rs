@@ -81,6 +81,11 @@ fn json_rejection(rejection: &JsonRejection) -> Error {
     }
 }
 
+/// A function's own body limit (see [`crate::function::HttpFunction::body_limit`]), in the
+/// request extensions of its routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyLimit(pub usize);
+
 pub(crate) fn payload_too_large() -> Error {
     Error::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
         .with_detail("The request body is larger than this endpoint accepts.")
