@@ -33,6 +33,8 @@ use crate::error::Error;
 use crate::events::Outbox;
 use crate::events::catalog::StockLow;
 
+pub mod api;
+
 /// The permission to read stock.
 pub const READ: &str = "inventory:read";
 /// The permission to move stock.
@@ -113,6 +115,8 @@ pub struct Count {
     pub counted: i64,
     pub reason: Option<String>,
     pub occurred_at: DateTime<Utc>,
+    /// The count sheet (`count`/<id>) the ledger row names, so its lines can be found again.
+    pub reference: Option<Reference>,
 }
 
 /// A ledger row as recorded (and as `GET /v1/inventory/movements` shows it).
@@ -195,9 +199,8 @@ pub async fn record(
         .iter()
         .filter(|m| !(m.kind == Kind::Sale && untracked.contains(&m.variant_id)))
         .collect();
-    if movements.is_empty() {
-        return Ok(Vec::new());
-    }
+    // The hold is consumed even when nothing is left to record (an order of untracked
+    // variants only), or it would keep counting until it expires.
     if let Some(reservation) = context.consumes {
         let consumed = tx
             .execute(
@@ -212,6 +215,9 @@ pub async fn record(
                 format!("Reservation {reservation} is not active (released, consumed or unknown)."),
             ));
         }
+    }
+    if movements.is_empty() {
+        return Ok(Vec::new());
     }
     let mut levels = lock(
         tx,
@@ -385,12 +391,13 @@ pub async fn record_counts(
         &[&tenant, &variant_ids, &location_ids, &on_hand, &counted_at],
     )
     .await?;
-    let reasons: Vec<Option<String>> = {
-        let mut by_time: Vec<&Count> = counts.iter().collect();
-        by_time.sort_by_key(|c| c.occurred_at);
-        by_time.iter().map(|c| c.reason.clone()).collect()
-    };
-    insert_rows(tx, tenant, context.actor, &recorded, &reasons, &[]).await?;
+    // `recorded` follows the same stable time order as `ordered` did.
+    let mut by_time: Vec<&Count> = counts.iter().collect();
+    by_time.sort_by_key(|c| c.occurred_at);
+    let reasons: Vec<Option<String>> = by_time.iter().map(|c| c.reason.clone()).collect();
+    let references: Vec<Option<&Reference>> =
+        by_time.iter().map(|c| c.reference.as_ref()).collect();
+    insert_rows(tx, tenant, context.actor, &recorded, &reasons, &references).await?;
     emit_low_stock(tx, tenant, &before, &levels, outbox).await?;
     Ok(recorded)
 }
