@@ -4,6 +4,8 @@
 
 pub mod bench;
 pub mod bench_auth;
+pub mod bench_catalog;
+pub mod load;
 pub mod pubsub;
 pub mod runner;
 pub mod services;

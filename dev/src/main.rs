@@ -55,6 +55,8 @@ enum Command {
     Bench(dev::bench::Args),
     /// Measure what authentication costs: token verification, added latency, argon2 logins.
     BenchAuth(dev::bench_auth::Args),
+    /// Measure catalog reads (product by id, search) next to `pgbench -S` on the same cluster.
+    BenchCatalog(dev::bench_catalog::Args),
 }
 
 fn main() -> ExitCode {
@@ -88,6 +90,9 @@ async fn run(command: Command) -> Result<ExitCode> {
         Command::ReplayDeadLetters { ids } => replay(ids).await.map(|()| ExitCode::SUCCESS),
         Command::Bench(args) => dev::bench::run(args).await.map(|()| ExitCode::SUCCESS),
         Command::BenchAuth(args) => dev::bench_auth::run(args).await.map(|()| ExitCode::SUCCESS),
+        Command::BenchCatalog(args) => Box::pin(dev::bench_catalog::run(args))
+            .await
+            .map(|()| ExitCode::SUCCESS),
     }
 }
 

@@ -225,6 +225,28 @@ CREATE INDEX variant_locations_location ON catalog.variant_locations (tenant_id,
 SELECT platform.enable_tenant_rls('catalog.variant_locations');
 SELECT catalog.track_changes('catalog.variant_locations');
 
+-- Menus / day parts: a set of categories offered at some locations (none listed: every
+-- location) during weekly hours in the location's time zone (`hours` NULL: all day). Arrays of
+-- ids cannot carry foreign keys; the functions check them under RLS.
+CREATE TABLE catalog.menus (
+    id           uuid PRIMARY KEY,
+    tenant_id    uuid NOT NULL REFERENCES platform.tenants (id),
+    name         text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
+    category_ids uuid[] NOT NULL DEFAULT '{}',
+    location_ids uuid[] NOT NULL DEFAULT '{}',
+    hours        jsonb,
+    position     integer NOT NULL DEFAULT 0,
+    version      integer NOT NULL DEFAULT 1,
+    change_seq   bigint NOT NULL DEFAULT 0,
+    archived_at  timestamptz,
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    updated_at   timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (tenant_id, id)
+);
+CREATE INDEX menus_changes ON catalog.menus (tenant_id, change_seq);
+SELECT platform.enable_tenant_rls('catalog.menus');
+SELECT catalog.track_changes('catalog.menus');
+
 -- Inventory: the projection per (variant, location). `on_hand` always equals the sum of the
 -- ledger's `delta` for the pair; `reserved` is not stored but summed from unexpired holds when
 -- read, so an expired hold stops counting the moment it expires.

@@ -7,8 +7,12 @@
 //! `change_seq` (the offline change feed, stamped by a trigger from a per-tenant counter) and
 //! is archived (`archived_at`) rather than deleted, since orders reference it.
 
+pub mod import; // issue 4: import-catalog, and modifier-group state (update-modifier-group)
+pub mod menus;
 pub mod modifiers;
+pub mod patch;
 pub mod pricing;
+pub mod tree; // issue 4: the category tree (list-, create-, update-, delete-category)
 pub mod validate;
 pub mod write;
 
@@ -334,11 +338,16 @@ pub async fn load_products(tx: &Transaction<'_>, ids: &[Uuid]) -> Result<Vec<Pro
         "SELECT {VARIANT_COLUMNS} FROM catalog.variants
          WHERE product_id = ANY($1) ORDER BY product_id, position, id"
     );
+    // Prepared once per pooled connection, then both go out together (tokio-postgres
+    // pipelines concurrent queries): one round trip for the hot `GET /v1/products/{id}`.
+    let (product_statement, variant_statement) = futures::try_join!(
+        tx.prepare_cached(&product_sql),
+        tx.prepare_cached(&variant_sql)
+    )?;
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&ids];
-    // Both statements go out together (tokio-postgres pipelines concurrent queries).
     let (rows, variants) = futures::try_join!(
-        tx.query(&product_sql, &params),
-        tx.query(&variant_sql, &params)
+        tx.query(&product_statement, &params),
+        tx.query(&variant_statement, &params)
     )?;
     let mut products = rows
         .iter()

@@ -1,0 +1,246 @@
+//! A closed-loop HTTP load driver for the benchmarks: N keep-alive HTTP/1.1 connections, each
+//! sending its next `GET` as soon as the previous answer is read, for a warm-up and then a
+//! counted window. Anything but a 200 is an error; latencies go to an HDR histogram.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, anyhow, bail};
+use bytes::Bytes;
+use hdrhistogram::Histogram;
+use http_body_util::{BodyExt as _, Empty};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use serde::Serialize;
+use tokio::net::TcpStream;
+use tokio::task::{JoinHandle, JoinSet};
+
+/// One request that takes longer counts as an error.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// Largest latency the histograms hold (microseconds); larger ones saturate.
+const HISTOGRAM_MAX_US: u64 = 60_000_000;
+
+/// What to load and for how long.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan {
+    pub port: u16,
+    pub connections: u32,
+    pub warmup: Duration,
+    pub duration: Duration,
+}
+
+/// Latency percentiles in milliseconds.
+#[derive(Debug, Clone, Serialize)]
+pub struct Latency {
+    pub mean_ms: f64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+/// The outcome of one run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub connections: u32,
+    pub duration_seconds: f64,
+    pub requests: u64,
+    pub requests_per_second: f64,
+    pub errors: u64,
+    pub first_error: Option<String>,
+    pub latency: Latency,
+}
+
+/// The path and headers of the `n`th request of a connection.
+pub trait Requests: Send + Sync + 'static {
+    fn path(&self, connection: u32, n: u64) -> String;
+    fn headers(&self) -> &[(http::HeaderName, http::HeaderValue)];
+}
+
+/// Runs the plan: every connection loops over `requests` until the window ends.
+pub async fn run(plan: Plan, requests: Arc<dyn Requests>) -> Result<Outcome> {
+    let begin = Instant::now();
+    let start = begin + plan.warmup;
+    let end = start + plan.duration;
+    let mut tasks = JoinSet::new();
+    for connection in 0..plan.connections {
+        tasks.spawn(connection_loop(
+            plan.port,
+            connection,
+            Arc::clone(&requests),
+            start,
+            end,
+        ));
+    }
+    let mut histogram = new_histogram()?;
+    let mut errors = 0;
+    let mut first_error = None;
+    while let Some(joined) = tasks.join_next().await {
+        let stats = joined.map_err(|e| anyhow!("a load task failed: {e}"))??;
+        histogram
+            .add(&stats.histogram)
+            .map_err(|e| anyhow!("cannot merge histograms: {e:?}"))?;
+        errors += stats.errors;
+        if first_error.is_none() {
+            first_error = stats.first_error;
+        }
+    }
+    if histogram.is_empty() {
+        bail!(
+            "no request succeeded ({errors} errors; first: {})",
+            first_error.as_deref().unwrap_or("none")
+        );
+    }
+    let ms = |us: u64| round3(us as f64 / 1000.0);
+    Ok(Outcome {
+        connections: plan.connections,
+        duration_seconds: plan.duration.as_secs_f64(),
+        requests: histogram.len(),
+        requests_per_second: round3(histogram.len() as f64 / plan.duration.as_secs_f64()),
+        errors,
+        first_error,
+        latency: Latency {
+            mean_ms: round3(histogram.mean() / 1000.0),
+            p50_ms: ms(histogram.value_at_quantile(0.50)),
+            p90_ms: ms(histogram.value_at_quantile(0.90)),
+            p99_ms: ms(histogram.value_at_quantile(0.99)),
+            max_ms: ms(histogram.max()),
+        },
+    })
+}
+
+struct Stats {
+    histogram: Histogram<u64>,
+    errors: u64,
+    first_error: Option<String>,
+}
+
+async fn connection_loop(
+    port: u16,
+    connection: u32,
+    requests: Arc<dyn Requests>,
+    start: Instant,
+    end: Instant,
+) -> Result<Stats> {
+    let mut stats = Stats {
+        histogram: new_histogram()?,
+        errors: 0,
+        first_error: None,
+    };
+    let mut open: Option<Connection> = None;
+    let mut n = 0_u64;
+    while Instant::now() < end {
+        if open.is_none() {
+            match Connection::open(port).await {
+                Ok(opened) => open = Some(opened),
+                Err(e) => {
+                    stats.failed(Instant::now() >= start, format!("connect: {e:#}"));
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            }
+        }
+        let Some(live) = open.as_mut() else {
+            continue;
+        };
+        let path = requests.path(connection, n);
+        n += 1;
+        let sent = Instant::now();
+        let outcome =
+            tokio::time::timeout(REQUEST_TIMEOUT, live.get(port, &path, requests.headers())).await;
+        let done = Instant::now();
+        let counted = done >= start && done < end;
+        match outcome {
+            Ok(Ok((status, _))) if status == http::StatusCode::OK => {
+                if counted {
+                    let us = u64::try_from((done - sent).as_micros()).unwrap_or(u64::MAX);
+                    stats.histogram.saturating_record(us);
+                }
+            }
+            failure => {
+                let error = match failure {
+                    Ok(Ok((status, body))) => format!(
+                        "GET {path}: {status}: {}",
+                        String::from_utf8_lossy(&body)
+                            .chars()
+                            .take(300)
+                            .collect::<String>()
+                    ),
+                    Ok(Err(e)) => format!("GET {path}: {e:#}"),
+                    Err(_) => format!("GET {path}: no answer within 5 s"),
+                };
+                stats.failed(counted, error);
+                if let Some(broken) = open.take() {
+                    broken.close().await;
+                }
+            }
+        }
+    }
+    if let Some(live) = open {
+        live.close().await;
+    }
+    Ok(stats)
+}
+
+impl Stats {
+    fn failed(&mut self, counted: bool, error: String) {
+        if counted {
+            self.errors += 1;
+        }
+        if self.first_error.is_none() {
+            self.first_error = Some(error);
+        }
+    }
+}
+
+struct Connection {
+    sender: SendRequest<Empty<Bytes>>,
+    driver: JoinHandle<()>,
+}
+
+impl Connection {
+    async fn open(port: u16) -> Result<Self> {
+        let stream = TcpStream::connect(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
+        stream.set_nodelay(true)?;
+        let (sender, connection) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        let driver = tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Ok(Self { sender, driver })
+    }
+
+    async fn get(
+        &mut self,
+        port: u16,
+        path: &str,
+        headers: &[(http::HeaderName, http::HeaderValue)],
+    ) -> Result<(http::StatusCode, Bytes)> {
+        let mut request = http::Request::get(path)
+            .header(http::header::HOST, format!("127.0.0.1:{port}"))
+            .body(Empty::<Bytes>::new())?;
+        for (name, value) in headers {
+            request.headers_mut().insert(name.clone(), value.clone());
+        }
+        self.sender.ready().await?;
+        let response = self.sender.send_request(request).await?;
+        let status = response.status();
+        let body = response.into_body().collect().await?.to_bytes();
+        Ok((status, body))
+    }
+
+    async fn close(self) {
+        drop(self.sender);
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.driver).await;
+    }
+}
+
+fn new_histogram() -> Result<Histogram<u64>> {
+    Histogram::new_with_bounds(1, HISTOGRAM_MAX_US, 3)
+        .map_err(|e| anyhow!("cannot create a histogram: {e}"))
+}
+
+fn round3(value: f64) -> f64 {
+    (value * 1000.0).round() / 1000.0
+}
