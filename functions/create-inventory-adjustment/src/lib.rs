@@ -21,20 +21,18 @@
 //! `inventory.stock.adjusted`, `inventory.stock.low` (a pair crossing its reorder point).
 
 use axum::extract::State;
-use axum::http::{Method, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::Method;
+use axum::response::Response;
 use chrono::{DateTime, Utc};
-use olympus::audit::{self, AuditEvent};
 use olympus::auth::Principal;
 use olympus::db;
 use olympus::events::catalog::{StockAdjusted, StockLow};
 use olympus::events::{Event, Outbox};
 use olympus::http::{ClientInfo, Idempotency, Json};
-use olympus::inventory::api::{self, MovementView};
-use olympus::inventory::{self, Context, Kind, LevelView, Movement, Reference};
+use olympus::inventory::api;
+use olympus::inventory::{self, Context, Kind, Movement, Reference};
 use olympus::{AppState, Error, Function};
-use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde::Deserialize;
 use uuid::Uuid;
 
 pub fn function() -> Function {
@@ -68,17 +66,6 @@ struct Line {
     quantity: i64,
     #[serde(default)]
     reason: Option<String>,
-}
-
-/// The adjustment as created.
-#[derive(Debug, Serialize)]
-struct Adjustment {
-    id: Uuid,
-    location_id: Uuid,
-    occurred_at: DateTime<Utc>,
-    reason: Option<String>,
-    movements: Vec<MovementView>,
-    levels: Vec<LevelView>,
 }
 
 /// The kinds this endpoint records; a sale comes with its order, a transfer moves between two
@@ -165,39 +152,21 @@ async fn create_adjustment(
         consumes: None,
     };
     let recorded = inventory::record(&tx, tenant, &movements, context, &mut outbox).await?;
-    outbox
-        .record(
-            &tx,
-            Some(tenant),
-            &StockAdjusted {
-                location_id: request.location_id,
-                occurred_at,
-                lines: api::stock_lines(&recorded),
-            },
-        )
-        .await?;
-    let adjustment = Adjustment {
+    api::finish_sheet(
+        &state,
+        tx,
+        outbox,
+        api::SheetAudit {
+            principal: &principal,
+            client: &client,
+            action: "inventory.adjustment.created",
+            target: "adjustment",
+        },
         id,
-        location_id: request.location_id,
+        request.location_id,
         occurred_at,
         reason,
-        movements: api::movements(&tx, &recorded).await?,
-        levels: api::levels(&tx, &recorded).await?,
-    };
-    audit::record(
-        &tx,
-        tenant,
-        &client,
-        AuditEvent::new((&principal).into(), "inventory.adjustment.created")
-            .target("adjustment", id)
-            .details(json!({
-                "location_id": request.location_id,
-                "occurred_at": occurred_at,
-                "lines": recorded.len(),
-            })),
+        &recorded,
     )
-    .await?;
-    tx.commit().await?;
-    outbox.publish(&state).await;
-    Ok((StatusCode::CREATED, Json(adjustment)).into_response())
+    .await
 }

@@ -21,20 +21,18 @@
 use std::collections::HashSet;
 
 use axum::extract::State;
-use axum::http::{Method, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::Method;
+use axum::response::Response;
 use chrono::{DateTime, Utc};
-use olympus::audit::{self, AuditEvent};
 use olympus::auth::Principal;
 use olympus::db;
 use olympus::events::catalog::{StockAdjusted, StockLow};
 use olympus::events::{Event, Outbox};
 use olympus::http::{ClientInfo, Idempotency, Json};
-use olympus::inventory::api::{self, MovementView};
-use olympus::inventory::{self, Context, Count, LevelView, Reference};
+use olympus::inventory::api;
+use olympus::inventory::{self, Context, Count, Reference};
 use olympus::{AppState, Error, Function};
-use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde::Deserialize;
 use uuid::Uuid;
 
 pub fn function() -> Function {
@@ -65,17 +63,6 @@ struct CreateCount {
 struct Line {
     variant_id: Uuid,
     counted: i64,
-}
-
-/// The count as recorded.
-#[derive(Debug, Serialize)]
-struct CountSheet {
-    id: Uuid,
-    location_id: Uuid,
-    occurred_at: DateTime<Utc>,
-    reason: Option<String>,
-    movements: Vec<MovementView>,
-    levels: Vec<LevelView>,
 }
 
 /// A checked count sheet.
@@ -151,39 +138,21 @@ async fn create_count(
         consumes: None,
     };
     let recorded = inventory::record_counts(&tx, tenant, &counts, context, &mut outbox).await?;
-    outbox
-        .record(
-            &tx,
-            Some(tenant),
-            &StockAdjusted {
-                location_id: request.location_id,
-                occurred_at,
-                lines: api::stock_lines(&recorded),
-            },
-        )
-        .await?;
-    let sheet = CountSheet {
+    api::finish_sheet(
+        &state,
+        tx,
+        outbox,
+        api::SheetAudit {
+            principal: &principal,
+            client: &client,
+            action: "inventory.count.created",
+            target: "count",
+        },
         id,
-        location_id: request.location_id,
+        request.location_id,
         occurred_at,
         reason,
-        movements: api::movements(&tx, &recorded).await?,
-        levels: api::levels(&tx, &recorded).await?,
-    };
-    audit::record(
-        &tx,
-        tenant,
-        &client,
-        AuditEvent::new((&principal).into(), "inventory.count.created")
-            .target("count", id)
-            .details(json!({
-                "location_id": request.location_id,
-                "occurred_at": occurred_at,
-                "lines": recorded.len(),
-            })),
+        &recorded,
     )
-    .await?;
-    tx.commit().await?;
-    outbox.publish(&state).await;
-    Ok((StatusCode::CREATED, Json(sheet)).into_response())
+    .await
 }

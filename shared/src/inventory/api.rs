@@ -232,3 +232,77 @@ mod tests {
         assert_eq!(err.problem().extensions["line"], 3);
     }
 }
+
+/// What an adjustment or a count sheet answers: the sheet, its ledger rows and the levels after.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StockSheet {
+    pub id: Uuid,
+    pub location_id: Uuid,
+    pub occurred_at: DateTime<Utc>,
+    pub reason: Option<String>,
+    pub movements: Vec<MovementView>,
+    pub levels: Vec<LevelView>,
+}
+
+/// Who recorded a sheet and what it is called in the audit log (`inventory.adjustment.created`
+/// on target `adjustment`, ...).
+pub struct SheetAudit<'a> {
+    pub principal: &'a Principal,
+    pub client: &'a crate::http::ClientInfo,
+    pub action: &'static str,
+    pub target: &'static str,
+}
+
+/// The common end of a stock sheet once the engine has recorded it: `inventory.stock.adjusted`
+/// into the outbox, the answer read back, the audit record, commit, publish; answers 201.
+#[allow(clippy::too_many_arguments)]
+pub async fn finish_sheet(
+    state: &crate::AppState,
+    tx: Transaction<'_>,
+    mut outbox: crate::events::Outbox,
+    audit: SheetAudit<'_>,
+    id: Uuid,
+    location_id: Uuid,
+    occurred_at: DateTime<Utc>,
+    reason: Option<String>,
+    recorded: &[Recorded],
+) -> Result<axum::response::Response, Error> {
+    use axum::response::IntoResponse as _;
+
+    let tenant = audit.principal.tenant_id;
+    outbox
+        .record(
+            &tx,
+            Some(tenant),
+            &crate::events::catalog::StockAdjusted {
+                location_id,
+                occurred_at,
+                lines: stock_lines(recorded),
+            },
+        )
+        .await?;
+    let sheet = StockSheet {
+        id,
+        location_id,
+        occurred_at,
+        reason,
+        movements: movements(&tx, recorded).await?,
+        levels: levels(&tx, recorded).await?,
+    };
+    crate::audit::record(
+        &tx,
+        tenant,
+        audit.client,
+        crate::audit::AuditEvent::new(audit.principal.into(), audit.action)
+            .target(audit.target, id)
+            .details(serde_json::json!({
+                "location_id": location_id,
+                "occurred_at": occurred_at,
+                "lines": recorded.len(),
+            })),
+    )
+    .await?;
+    tx.commit().await?;
+    outbox.publish(state).await;
+    Ok((axum::http::StatusCode::CREATED, crate::http::Json(sheet)).into_response())
+}
