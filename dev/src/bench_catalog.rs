@@ -114,9 +114,10 @@ struct Target {
 }
 
 const CAVEAT: &str = "load generator, functions, PostgreSQL and pgbench share this machine's \
-                      CPUs; pgbench -S runs one prepared-free primary-key select per \
-                      transaction, a product read runs a tenant transaction (BEGIN, tenant \
-                      setting, two pipelined selects, COMMIT) plus token verification and JSON";
+                      CPUs; pgbench -S runs one primary-key select per transaction, a \
+                      product read runs five statements (BEGIN READ ONLY, tenant setting, \
+                      product, variants, COMMIT) in one round trip, plus HTTP, token \
+                      verification and JSON";
 
 /// Runs the benchmark and writes target/bench/catalog.json.
 pub async fn run(args: Args) -> Result<()> {
@@ -130,6 +131,14 @@ pub async fn run(args: Args) -> Result<()> {
     let pg = Postgres::start(&pg_dir)?;
     pg.create_database(DATABASE).await?;
     services::migrate(&pg, DATABASE).await?;
+    if let Ok(mode) = std::env::var("BENCH_PLAN_CACHE_MODE") {
+        let admin = services::connect(&pg.admin_url(DATABASE)).await?;
+        admin
+            .batch_execute(&format!(
+                "ALTER ROLE olympus_app SET plan_cache_mode = {mode}"
+            ))
+            .await?;
+    }
 
     let keys = TestKeys::ed25519("bench-catalog").map_err(|e| anyhow!("{e}"))?;
     // Sign-up issues the owner's tokens, so the signing key is configured as in production.

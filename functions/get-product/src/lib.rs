@@ -8,8 +8,9 @@
 //! `PATCH /v1/products/{id}`'s `If-Match`. An archived product is still answered (orders
 //! reference it). An unknown, malformed or other tenant's id is 404 `not_found`.
 //!
-//! This is the hottest catalog read (POS screens, order pricing): one tenant transaction and
-//! the two pipelined statements of `olympus::catalog::load_product`, nothing else.
+//! This is the hottest catalog read (POS screens, order pricing): `olympus::catalog::
+//! read_products`, a read-only tenant transaction whose statements all go out in one database
+//! round trip, nothing else.
 //!
 //! Env: `DATABASE_URL`, `AUTH_JWKS`, `AUTH_ISSUER`, `AUTH_AUDIENCE`. Emits: nothing.
 
@@ -17,8 +18,7 @@ use axum::extract::State;
 use axum::http::{Method, header};
 use axum::response::{IntoResponse, Response};
 use olympus::auth::Principal;
-use olympus::catalog::{self, READ, load_product, path_id};
-use olympus::db;
+use olympus::catalog::{self, READ, path_id, read_products};
 use olympus::http::versioning::etag;
 use olympus::http::{Json, Path};
 use olympus::{AppState, Error, Function};
@@ -38,10 +38,11 @@ async fn get_product(
 ) -> Result<Response, Error> {
     principal.require(READ)?;
     let id = path_id(&id, "product")?;
-    let mut conn = state.db()?.get().await?;
-    let tx = db::tenant_tx(&mut conn, principal.tenant_id).await?;
-    // RLS hides other tenants' products: their ids are simply not found.
-    let view = load_product(&tx, id).await?;
-    tx.commit().await?;
+    let conn = state.db()?.get().await?;
+    // One database round trip; RLS hides other tenants' products: their ids are not found.
+    let view = read_products(&conn, principal.tenant_id, &[id])
+        .await?
+        .pop()
+        .ok_or_else(|| catalog::not_found("product"))?;
     Ok(([(header::ETAG, etag(view.version))], Json(view)).into_response())
 }

@@ -332,28 +332,63 @@ pub async fn load_variants(
 
 /// The products `ids` with their variants, in the order of `ids` (unknown ids are skipped).
 pub async fn load_products(tx: &Transaction<'_>, ids: &[Uuid]) -> Result<Vec<ProductView>, Error> {
-    let product_sql =
-        format!("SELECT {PRODUCT_COLUMNS} FROM catalog.products p WHERE p.id = ANY($1)");
-    let variant_sql = format!(
-        "SELECT {VARIANT_COLUMNS} FROM catalog.variants
-         WHERE product_id = ANY($1) ORDER BY product_id, position, id"
-    );
     // Prepared once per pooled connection, then both go out together (tokio-postgres
-    // pipelines concurrent queries): one round trip for the hot `GET /v1/products/{id}`.
+    // pipelines concurrent queries).
     let (product_statement, variant_statement) = futures::try_join!(
-        tx.prepare_cached(&product_sql),
-        tx.prepare_cached(&variant_sql)
+        tx.prepare_cached(&PRODUCTS_BY_ID),
+        tx.prepare_cached(&VARIANTS_BY_PRODUCT)
     )?;
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&ids];
     let (rows, variants) = futures::try_join!(
         tx.query(&product_statement, &params),
         tx.query(&variant_statement, &params)
     )?;
+    assemble(ids, &rows, &variants)
+}
+
+/// [`load_products`] for `tenant` in its own read-only transaction and a single database
+/// round trip ([`crate::db::tenant_read`]): the path of `GET /v1/products/{id}`.
+pub async fn read_products(
+    client: &crate::db::Client,
+    tenant: Uuid,
+    ids: &[Uuid],
+) -> Result<Vec<ProductView>, Error> {
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&ids];
+    let mut results = crate::db::tenant_read(
+        client,
+        tenant,
+        &[
+            (PRODUCTS_BY_ID.as_str(), &params),
+            (VARIANTS_BY_PRODUCT.as_str(), &params),
+        ],
+    )
+    .await?;
+    let variants = results.pop().unwrap_or_default();
+    let rows = results.pop().unwrap_or_default();
+    assemble(ids, &rows, &variants)
+}
+
+static PRODUCTS_BY_ID: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!("SELECT {PRODUCT_COLUMNS} FROM catalog.products p WHERE p.id = ANY($1)")
+});
+static VARIANTS_BY_PRODUCT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT {VARIANT_COLUMNS} FROM catalog.variants
+         WHERE product_id = ANY($1) ORDER BY product_id, position, id"
+    )
+});
+
+/// Products (without variants) from their rows, variants attached, in the order of `ids`.
+fn assemble(
+    ids: &[Uuid],
+    rows: &[tokio_postgres::Row],
+    variants: &[tokio_postgres::Row],
+) -> Result<Vec<ProductView>, Error> {
     let mut products = rows
         .iter()
         .map(ProductView::from_row)
         .collect::<Result<Vec<_>, _>>()?;
-    for row in &variants {
+    for row in variants {
         let variant = VariantView::from_row(row)?;
         if let Some(product) = products.iter_mut().find(|p| p.id == variant.product_id) {
             product.variants.push(variant);
