@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::load::{round3, seconds};
 use anyhow::{Context as _, Result, anyhow, bail};
 use bytes::Bytes;
 use hdrhistogram::Histogram;
@@ -784,14 +785,6 @@ fn workspace_root() -> Result<PathBuf> {
         .context("the dev crate has no parent directory")
 }
 
-/// `value` seconds as a duration; positive and finite only.
-fn seconds(flag: &str, value: f64) -> Result<Duration> {
-    match Duration::try_from_secs_f64(value) {
-        Ok(duration) if !duration.is_zero() => Ok(duration),
-        _ => bail!("{flag} must be a positive number of seconds, not {value}"),
-    }
-}
-
 /// The value in kB of `key` (e.g. `VmRSS`) in the text of /proc/<pid>/status.
 fn status_kb(status: &str, key: &str) -> Option<u64> {
     status.lines().find_map(|line| {
@@ -846,10 +839,6 @@ fn summarize(values: &[f64]) -> Option<Summary> {
         p90: round3(percentile(&sorted, 90.0)?),
         max: round3(*sorted.last()?),
     })
-}
-
-fn round3(value: f64) -> f64 {
-    (value * 1000.0).round() / 1000.0
 }
 
 fn millis(duration: Duration) -> f64 {

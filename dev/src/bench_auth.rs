@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::load::{round3, seconds};
 use anyhow::{Context as _, Result, anyhow, bail};
 use axum::Router;
 use axum::http::Method;
@@ -1129,14 +1130,6 @@ fn excerpt(body: &[u8]) -> String {
 // ---------------------------------------------------------------------------------------------
 // Pure helpers
 
-/// `value` seconds as a duration; positive and finite only.
-fn seconds(flag: &str, value: f64) -> Result<Duration> {
-    match Duration::try_from_secs_f64(value) {
-        Ok(duration) if !duration.is_zero() => Ok(duration),
-        _ => bail!("{flag} must be a positive number of seconds, not {value}"),
-    }
-}
-
 fn new_histogram() -> Result<Histogram<u64>> {
     Histogram::new_with_bounds(1, HISTOGRAM_MAX_US, 3)
         .map_err(|err| anyhow!("cannot create a latency histogram: {err:?}"))
@@ -1191,10 +1184,6 @@ fn us_to_ms(us: u64) -> f64 {
 
 fn micros(duration: Duration) -> u64 {
     u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
-}
-
-fn round3(value: f64) -> f64 {
-    (value * 1000.0).round() / 1000.0
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@ use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::load::{self, Outcome, Plan, Requests};
+use crate::load::{self, Outcome, Plan, Requests, round3, seconds};
 use crate::pubsub::RetrySettings;
 use crate::runner::{Options, Platform};
 use crate::services::{self, Postgres};
@@ -512,15 +512,4 @@ fn print_report(report: &Report, json_path: &Path) {
     }
     println!("caveat: {}", report.caveat);
     println!("figures: {}", json_path.display());
-}
-
-fn seconds(flag: &str, value: f64) -> Result<Duration> {
-    match Duration::try_from_secs_f64(value) {
-        Ok(duration) if !duration.is_zero() => Ok(duration),
-        _ => bail!("{flag} must be a positive number of seconds, not {value}"),
-    }
-}
-
-fn round3(value: f64) -> f64 {
-    (value * 1000.0).round() / 1000.0
 }

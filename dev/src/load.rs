@@ -241,6 +241,15 @@ fn new_histogram() -> Result<Histogram<u64>> {
         .map_err(|e| anyhow!("cannot create a histogram: {e}"))
 }
 
-fn round3(value: f64) -> f64 {
+/// `value` seconds as a duration; positive and finite only (the benchmarks' `--seconds` flags).
+pub fn seconds(flag: &str, value: f64) -> Result<Duration> {
+    match Duration::try_from_secs_f64(value) {
+        Ok(duration) if !duration.is_zero() => Ok(duration),
+        _ => bail!("{flag} must be a positive number of seconds, not {value}"),
+    }
+}
+
+/// Rounded to three decimals, for reports.
+pub fn round3(value: f64) -> f64 {
     (value * 1000.0).round() / 1000.0
 }

@@ -17,27 +17,17 @@ use olympus::catalog::pricing::{ResolvedItem, resolve_item};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-fn request(
-    platform: &TestPlatform,
-    method: reqwest::Method,
-    path: &str,
-    token: &str,
-) -> reqwest::RequestBuilder {
-    platform
-        .http
-        .request(method, platform.url(path))
-        .bearer_auth(token)
-}
-
 async fn get(platform: &TestPlatform, token: &str, path: &str) -> reqwest::Response {
-    request(platform, reqwest::Method::GET, path, token)
+    platform
+        .request(reqwest::Method::GET, path, token)
         .send()
         .await
         .unwrap()
 }
 
 async fn post(platform: &TestPlatform, token: &str, path: &str, body: &Value) -> reqwest::Response {
-    request(platform, reqwest::Method::POST, path, token)
+    platform
+        .request(reqwest::Method::POST, path, token)
         .json(body)
         .send()
         .await
@@ -52,7 +42,9 @@ async fn patch(
     body: &Value,
 ) -> reqwest::Response {
     let path = format!("/v1/modifier-groups/{id}");
-    let mut builder = request(platform, reqwest::Method::PATCH, &path, token).json(body);
+    let mut builder = platform
+        .request(reqwest::Method::PATCH, &path, token)
+        .json(body);
     if let Some(if_match) = if_match {
         builder = builder.header("if-match", if_match);
     }

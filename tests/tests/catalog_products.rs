@@ -16,27 +16,17 @@ use common::{Owner, TestPlatform, audit_count, problem, sign_up};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-fn request(
-    platform: &TestPlatform,
-    method: reqwest::Method,
-    path: &str,
-    token: &str,
-) -> reqwest::RequestBuilder {
-    platform
-        .http
-        .request(method, platform.url(path))
-        .bearer_auth(token)
-}
-
 async fn get(platform: &TestPlatform, token: &str, path: &str) -> reqwest::Response {
-    request(platform, reqwest::Method::GET, path, token)
+    platform
+        .request(reqwest::Method::GET, path, token)
         .send()
         .await
         .unwrap()
 }
 
 async fn post(platform: &TestPlatform, token: &str, path: &str, body: &Value) -> reqwest::Response {
-    request(platform, reqwest::Method::POST, path, token)
+    platform
+        .request(reqwest::Method::POST, path, token)
         .json(body)
         .send()
         .await
@@ -50,7 +40,9 @@ async fn patch(
     if_match: Option<&str>,
     body: &Value,
 ) -> reqwest::Response {
-    let mut builder = request(platform, reqwest::Method::PATCH, path, token).json(body);
+    let mut builder = platform
+        .request(reqwest::Method::PATCH, path, token)
+        .json(body);
     if let Some(if_match) = if_match {
         builder = builder.header("if-match", if_match);
     }
@@ -63,7 +55,7 @@ async fn delete(
     path: &str,
     if_match: Option<&str>,
 ) -> reqwest::Response {
-    let mut builder = request(platform, reqwest::Method::DELETE, path, token);
+    let mut builder = platform.request(reqwest::Method::DELETE, path, token);
     if let Some(if_match) = if_match {
         builder = builder.header("if-match", if_match);
     }
@@ -346,7 +338,8 @@ async fn products_are_created_with_their_variants_and_validated() {
 
     // Idempotency-Key replays the first answer.
     let send = || {
-        request(&platform, reqwest::Method::POST, "/v1/products", &a.token)
+        platform
+            .request(reqwest::Method::POST, "/v1/products", &a.token)
             .header("idempotency-key", "create-mocha-1")
             .json(&json!({"name": "Mocha", "price_minor": 420}))
             .send()

@@ -14,27 +14,17 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-fn request(
-    platform: &TestPlatform,
-    method: Method,
-    path: &str,
-    token: &str,
-) -> reqwest::RequestBuilder {
-    platform
-        .http
-        .request(method, platform.url(path))
-        .bearer_auth(token)
-}
-
 async fn get(platform: &TestPlatform, path: &str, token: &str) -> reqwest::Response {
-    request(platform, Method::GET, path, token)
+    platform
+        .request(Method::GET, path, token)
         .send()
         .await
         .unwrap()
 }
 
 async fn post(platform: &TestPlatform, path: &str, token: &str, body: &Value) -> reqwest::Response {
-    request(platform, Method::POST, path, token)
+    platform
+        .request(Method::POST, path, token)
         .json(body)
         .send()
         .await
@@ -49,7 +39,7 @@ async fn send(
     if_match: Option<&str>,
     body: Option<&Value>,
 ) -> reqwest::Response {
-    let mut builder = request(platform, method, path, token);
+    let mut builder = platform.request(method, path, token);
     if let Some(if_match) = if_match {
         builder = builder.header("if-match", if_match);
     }

@@ -31,27 +31,17 @@ async fn set_plan(platform: &TestPlatform, tenant: Uuid, plan: &str) {
         .unwrap();
 }
 
-fn request(
-    platform: &TestPlatform,
-    method: reqwest::Method,
-    path: &str,
-    token: &str,
-) -> reqwest::RequestBuilder {
-    platform
-        .http
-        .request(method, platform.url(path))
-        .bearer_auth(token)
-}
-
 async fn get(platform: &TestPlatform, path: &str, token: &str) -> reqwest::Response {
-    request(platform, reqwest::Method::GET, path, token)
+    platform
+        .request(reqwest::Method::GET, path, token)
         .send()
         .await
         .unwrap()
 }
 
 async fn post(platform: &TestPlatform, path: &str, token: &str, body: &Value) -> reqwest::Response {
-    request(platform, reqwest::Method::POST, path, token)
+    platform
+        .request(reqwest::Method::POST, path, token)
         .json(body)
         .send()
         .await
@@ -65,7 +55,9 @@ async fn patch(
     if_match: Option<&str>,
     body: &Value,
 ) -> reqwest::Response {
-    let mut builder = request(platform, reqwest::Method::PATCH, path, token).json(body);
+    let mut builder = platform
+        .request(reqwest::Method::PATCH, path, token)
+        .json(body);
     if let Some(if_match) = if_match {
         builder = builder.header("if-match", if_match);
     }
@@ -73,16 +65,16 @@ async fn patch(
 }
 
 async fn put_pin(platform: &TestPlatform, user: Uuid, token: &str, pin: &str) -> reqwest::Response {
-    request(
-        platform,
-        reqwest::Method::PUT,
-        &format!("/v1/users/{user}/pin"),
-        token,
-    )
-    .json(&json!({ "pin": pin }))
-    .send()
-    .await
-    .unwrap()
+    platform
+        .request(
+            reqwest::Method::PUT,
+            &format!("/v1/users/{user}/pin"),
+            token,
+        )
+        .json(&json!({ "pin": pin }))
+        .send()
+        .await
+        .unwrap()
 }
 
 async fn pin_login(platform: &TestPlatform, body: &Value) -> reqwest::Response {

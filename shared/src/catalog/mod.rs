@@ -313,23 +313,6 @@ pub fn path_id(text: &str, kind: &str) -> Result<Uuid, Error> {
     Uuid::try_parse(text).map_err(|_| not_found(kind))
 }
 
-/// The variants of `product_ids`, in product then position order.
-pub async fn load_variants(
-    tx: &Transaction<'_>,
-    product_ids: &[Uuid],
-) -> Result<Vec<VariantView>, Error> {
-    let rows = tx
-        .query(
-            &format!(
-                "SELECT {VARIANT_COLUMNS} FROM catalog.variants
-                 WHERE product_id = ANY($1) ORDER BY product_id, position, id"
-            ),
-            &[&product_ids],
-        )
-        .await?;
-    rows.iter().map(VariantView::from_row).collect()
-}
-
 /// The products `ids` with their variants, in the order of `ids` (unknown ids are skipped).
 pub async fn load_products(tx: &Transaction<'_>, ids: &[Uuid]) -> Result<Vec<ProductView>, Error> {
     // Prepared once per pooled connection, then both go out together (tokio-postgres

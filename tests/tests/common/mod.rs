@@ -109,6 +109,16 @@ impl TestPlatform {
         format!("{}{path}", self.platform.url())
     }
 
+    /// A request to `path` with `token` as its bearer credential.
+    pub fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+    ) -> reqwest::RequestBuilder {
+        self.http.request(method, self.url(path)).bearer_auth(token)
+    }
+
     pub fn token(&self, tenant: Uuid, perms: &[&str]) -> String {
         let config = self.platform.state.config();
         let claims = tokens::claims(
