@@ -248,6 +248,42 @@ fn expired_token_is_rejected() {
 }
 
 #[test]
+fn a_remembered_token_still_expires() {
+    let keys = es256("k1");
+    let verifier = verifier(&[&keys]);
+    let mut claims = claims();
+    // Valid for about one more second of leeway.
+    claims.exp = now() - i64::try_from(LEEWAY_SECONDS).unwrap() + 1;
+    let token = keys.mint(&claims).unwrap();
+    assert!(verifier.verify(&token).is_ok());
+    assert!(verifier.verify(&token).is_ok(), "the remembered answer");
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    assert_eq!(code(verifier.verify(&token)), "token_expired");
+}
+
+#[test]
+fn remembering_a_token_does_not_vouch_for_its_forgeries() {
+    let keys = es256("k1");
+    let verifier = verifier(&[&keys]);
+    let token = keys.mint(&claims()).unwrap();
+    assert!(verifier.verify(&token).is_ok());
+    let parts: Vec<&str> = token.split('.').collect();
+    let mut escalated = claims_json();
+    escalated["perms"] = json!(["*"]);
+    let forged = format!(
+        "{}.{}.{}",
+        parts[0],
+        URL_SAFE_NO_PAD.encode(escalated.to_string()),
+        parts[2]
+    );
+    assert_eq!(code(verifier.verify(&forged)), "invalid_signature");
+    // Another verifier (another key set) remembers nothing of this one.
+    let other = self::verifier(&[&es256("k1")]);
+    assert_eq!(code(other.verify(&token)), "invalid_signature");
+    assert!(verifier.verify(&token).is_ok());
+}
+
+#[test]
 fn token_not_yet_valid_is_rejected() {
     let keys = es256("k1");
     let mut claims = claims();

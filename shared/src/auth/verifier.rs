@@ -9,6 +9,11 @@
 //! `kid`s and header/key algorithm mismatches are refused with a precise problem code before any
 //! signature check. Signature, `exp`, `nbf`, `iss` and `aud` are then checked by `jsonwebtoken`
 //! with the algorithm pinned to the key's own.
+//!
+//! A token that verified is remembered (by its exact bytes, until its `exp` plus leeway) so the
+//! next request carrying it skips the signature check, the largest CPU cost of a small read; a
+//! one-byte difference is another key and goes through every check. Each verifier, and so each
+//! key set, has its own memory.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -22,6 +27,8 @@ use jsonwebtoken::jwk::{
     AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm, KeyOperations, PublicKeyUse,
 };
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use quick_cache::Weighter;
+use quick_cache::sync::Cache;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -36,6 +43,11 @@ pub const LEEWAY_SECONDS: u64 = 30;
 /// Longest token accepted: a cheap guard before any base64 or JSON work, generous enough for a
 /// few hundred permission strings or location ids.
 pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
+
+/// Verified tokens remembered per verifier, counted in bytes (a typical token is 400-800).
+const VERIFIED_CACHE_BYTES: u64 = 4 * 1024 * 1024;
+/// Longer tokens are verified every time rather than crowding the memory.
+const MAX_CACHED_TOKEN_BYTES: usize = 4 * 1024;
 
 /// Members that only private (or symmetric) JWKs carry. A verification key set must never hold
 /// them: if it does, a secret is sitting in an environment variable and we refuse to start.
@@ -53,6 +65,17 @@ struct Inner {
     audience: String,
     es256: Validation,
     eddsa: Validation,
+    verified: Cache<String, Arc<AccessClaims>, TokenBytes>,
+}
+
+/// Weighs a remembered token by its length plus the claims' usual size.
+#[derive(Clone)]
+struct TokenBytes;
+
+impl Weighter<String, Arc<AccessClaims>> for TokenBytes {
+    fn weight(&self, token: &String, _: &Arc<AccessClaims>) -> u64 {
+        token.len() as u64 + 512
+    }
 }
 
 struct VerifyingKey {
@@ -146,6 +169,11 @@ impl Verifier {
                 audience,
                 es256,
                 eddsa,
+                verified: Cache::with_weighter(
+                    usize::try_from(VERIFIED_CACHE_BYTES / 1024).unwrap_or(4096),
+                    VERIFIED_CACHE_BYTES,
+                    TokenBytes,
+                ),
             }),
         }
     }
@@ -188,6 +216,25 @@ impl Verifier {
     }
 
     fn check(&self, token: &str) -> Result<AccessClaims, Error> {
+        let verified = &self.inner.verified;
+        if let Some(claims) = verified.get(token) {
+            // The signature, `iss`, `aud` and `nbf` held when it was remembered and cannot
+            // change; only expiry moves, checked as `jsonwebtoken` does (`exp` + leeway).
+            let leeway = i64::try_from(LEEWAY_SECONDS).unwrap_or(0);
+            let now = i64::try_from(jsonwebtoken::get_current_timestamp()).unwrap_or(i64::MAX);
+            if claims.exp.saturating_add(leeway) >= now {
+                return Ok(AccessClaims::clone(&claims));
+            }
+            verified.remove(token);
+        }
+        let claims = self.check_signed(token)?;
+        if token.len() <= MAX_CACHED_TOKEN_BYTES {
+            verified.insert(token.to_owned(), Arc::new(claims.clone()));
+        }
+        Ok(claims)
+    }
+
+    fn check_signed(&self, token: &str) -> Result<AccessClaims, Error> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(rejected(codes::INVALID_TOKEN, "The token is too long."));
         }
