@@ -7,6 +7,7 @@
 //! `change_seq` (the offline change feed, stamped by a trigger from a per-tenant counter) and
 //! is archived (`archived_at`) rather than deleted, since orders reference it.
 
+pub mod cache;
 pub mod import; // issue 4: import-catalog, and modifier-group state (update-modifier-group)
 pub mod menus;
 pub mod modifiers;
@@ -330,17 +331,22 @@ pub async fn load_products(tx: &Transaction<'_>, ids: &[Uuid]) -> Result<Vec<Pro
 }
 
 /// [`load_products`] for `tenant` in its own read-only transaction and a single database
-/// round trip ([`crate::db::tenant_read`]): the path of `GET /v1/products/{id}`.
+/// round trip ([`crate::db::tenant_read`]): the miss path of `GET /v1/products/{id}`.
+///
+/// Also answers the tenant's catalog change counter, read *before* the products: a write that
+/// commits between the two reads can only make the counter older than the products (the next
+/// freshness check then misses once), never newer, which would keep a stale product cached.
 pub async fn read_products(
     client: &crate::db::Client,
     tenant: Uuid,
     ids: &[Uuid],
-) -> Result<Vec<ProductView>, Error> {
+) -> Result<(i64, Vec<ProductView>), Error> {
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&ids];
     let mut results = crate::db::tenant_read(
         client,
         tenant,
         &[
+            (CHANGE_SEQ, &[]),
             (PRODUCTS_BY_ID.as_str(), &params),
             (VARIANTS_BY_PRODUCT.as_str(), &params),
         ],
@@ -348,8 +354,15 @@ pub async fn read_products(
     .await?;
     let variants = results.pop().unwrap_or_default();
     let rows = results.pop().unwrap_or_default();
-    assemble(ids, &rows, &variants)
+    let seq = match results.pop().unwrap_or_default().first() {
+        Some(row) => row.try_get(0)?,
+        None => 0,
+    };
+    Ok((seq, assemble(ids, &rows, &variants)?))
 }
+
+/// The tenant's catalog change counter (RLS-scoped), 0 before its first catalog write.
+const CHANGE_SEQ: &str = "SELECT coalesce(max(seq), 0)::int8 FROM catalog.change_counters";
 
 static PRODUCTS_BY_ID: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!("SELECT {PRODUCT_COLUMNS} FROM catalog.products p WHERE p.id = ANY($1)")
