@@ -18,6 +18,7 @@ pub mod locations;
 pub mod mail;
 pub mod plans;
 pub mod runtime;
+pub mod sales;
 pub mod state;
 pub mod telemetry;
 pub mod tenants;
