@@ -12,6 +12,7 @@ pub mod identity;
 pub mod outbox;
 pub mod publisher;
 pub mod push;
+pub mod sales;
 
 pub use envelope::{Envelope, Event};
 pub use outbox::Outbox;

@@ -86,6 +86,10 @@ pub struct OrderDraft {
     /// this moment. Absent: now.
     #[serde(default)]
     pub created_at: Option<DateTime<Utc>>,
+    /// The till's own id for the order (1 to 100 characters, unique per tenant): a replay with
+    /// it answers the order already taken, however long the till was offline.
+    #[serde(default)]
+    pub client_order_id: Option<String>,
 }
 
 /// A priced line with what it is.
@@ -169,6 +173,15 @@ pub fn check_draft(draft: &OrderDraft) -> Result<(), Error> {
         check_note(line.note.as_ref(), &format!("lines[{i}].note"))?;
     }
     check_note(draft.note.as_ref(), "note")?;
+    if let Some(id) = &draft.client_order_id
+        && !(1..=100).contains(&id.chars().count())
+    {
+        return Err(invalid(
+            "invalid_client_order_id",
+            "client_order_id",
+            "`client_order_id` must be 1 to 100 characters.".to_owned(),
+        ));
+    }
     if let Some(table) = &draft.table
         && (table.trim().is_empty() || table.chars().count() > 40)
     {

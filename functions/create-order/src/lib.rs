@@ -1,0 +1,122 @@
+//! `create-order` — `POST /v1/orders`: takes an order at a location, priced by the server from
+//! the catalog (needs `orders:write` and access to the location; `Idempotency-Key` required).
+//!
+//! Body: as `POST /v1/orders/preview` (`location_id`, `channel`, `source`, `lines`,
+//! `discounts`, `service_charge`, `tip_minor`, `customer_id`, `table`, `party_size`, `note`,
+//! `created_at` for an order taken offline), plus `client_order_id`, the till's own id. The
+//! order starts `open`, numbered `A-001`, `A-002`, … per location and business day (the
+//! location's local date of `created_at`). Answers 201 with the order (lines, totals,
+//! `next_states`, `payment_status`), `Location` and `ETag`. A replay of the same
+//! `Idempotency-Key` replays the answer; a `client_order_id` the tenant already used answers
+//! that order (200, `Idempotent-Replayed: true`) — an offline till's retry days later creates
+//! no duplicate. Client prices are ignored.
+//!
+//! Errors: 400 `idempotency_key_required`; 403 `permission_denied`, `location_denied`; 409
+//! `idempotency_request_in_progress`; 422 the codes of `POST /v1/orders/preview`,
+//! `invalid_client_order_id`, `idempotency_key_reused`.
+//!
+//! Env: `DATABASE_URL`, `AUTH_JWKS`, `AUTH_ISSUER`, `AUTH_AUDIENCE`. Emits:
+//! `sales.order.created`.
+
+use axum::extract::State;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use olympus::auth::Principal;
+use olympus::db;
+use olympus::events::Event;
+use olympus::events::Outbox;
+use olympus::events::sales::OrderCreated;
+use olympus::http::idempotency::IDEMPOTENT_REPLAYED;
+use olympus::http::versioning::etag;
+use olympus::http::{Idempotency, Json};
+use olympus::inventory::api;
+use olympus::sales::orders::{self, Created, OrderView, WRITE};
+use olympus::sales::quote::{OrderDraft, quote};
+use olympus::{AppState, Error, Function};
+use uuid::Uuid;
+
+pub fn function() -> Function {
+    Function::http("create-order")
+        .idempotent_route(
+            &Method::POST,
+            "/v1/orders",
+            create_order,
+            Idempotency::Required,
+        )
+        .publishes(&[OrderCreated::TYPE])
+        .build()
+}
+
+async fn create_order(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(draft): Json<OrderDraft>,
+) -> Result<Response, Error> {
+    principal.require(WRITE)?;
+    principal.require_location(draft.location_id)?;
+    let tenant = principal.tenant_id;
+    let mut conn = state.db()?.get().await?;
+    let tx = db::tenant_tx(&mut conn, tenant).await?;
+    if let Some(key) = &draft.client_order_id
+        && let Some(id) = orders::by_client_order_id(&tx, key).await?
+    {
+        return replay(&tx, id).await;
+    }
+    let quote = quote(&tx, &draft, Utc::now()).await?;
+    let order = match orders::create(&tx, tenant, api::actor(&principal), &draft, &quote).await? {
+        Created::New(order) => *order,
+        Created::Existing(id) => {
+            // Another request with this client_order_id committed first: give its number back
+            // (roll back) and answer its order.
+            tx.rollback().await?;
+            let tx = db::tenant_tx(&mut conn, tenant).await?;
+            return replay(&tx, id).await;
+        }
+    };
+    let mut outbox = Outbox::default();
+    outbox
+        .record(&tx, Some(tenant), &created_event(&order))
+        .await?;
+    tx.commit().await?;
+    outbox.publish(&state).await;
+    let location =
+        HeaderValue::from_str(&format!("/v1/orders/{}", order.id)).map_err(Error::internal)?;
+    Ok((
+        StatusCode::CREATED,
+        [
+            (header::LOCATION, location),
+            (header::ETAG, etag(order.version)),
+        ],
+        Json(order),
+    )
+        .into_response())
+}
+
+/// The order a till already created with its `client_order_id`.
+async fn replay(tx: &db::Transaction<'_>, id: Uuid) -> Result<Response, Error> {
+    let order = orders::load(tx, id).await?.ok_or_else(orders::not_found)?;
+    Ok((
+        StatusCode::OK,
+        [
+            (IDEMPOTENT_REPLAYED, HeaderValue::from_static("true")),
+            (header::ETAG, etag(order.version)),
+        ],
+        Json(order),
+    )
+        .into_response())
+}
+
+fn created_event(order: &OrderView) -> OrderCreated {
+    OrderCreated {
+        order_id: order.id,
+        location_id: order.location_id,
+        number: order.number.clone(),
+        channel: order.channel.clone(),
+        source: order.source.clone(),
+        customer_id: order.customer_id,
+        currency: order.currency.clone(),
+        total_minor: order.total_minor,
+        ordered_at: order.ordered_at,
+    }
+}

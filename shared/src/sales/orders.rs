@@ -1,0 +1,477 @@
+//! Orders as stored and answered: creation from a [`Quote`], human order numbers per location
+//! and business day, the state machine's next states and the derived payment status.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::quote::{OrderDraft, Quote};
+use crate::db::Transaction;
+use crate::error::Error;
+
+/// The permission to read orders.
+pub const READ: &str = "orders:read";
+/// The permission to take and change orders.
+pub const WRITE: &str = "orders:write";
+
+/// Where an order is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Open,
+    Placed,
+    Completed,
+    Cancelled,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Placed => "placed",
+            Self::Completed => "completed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    pub(crate) fn parse(text: &str) -> Result<Self, Error> {
+        match text {
+            "open" => Ok(Self::Open),
+            "placed" => Ok(Self::Placed),
+            "completed" => Ok(Self::Completed),
+            "cancelled" => Ok(Self::Cancelled),
+            other => Err(Error::internal(format!("unknown order status {other:?}"))),
+        }
+    }
+
+    /// The states an order may move to from this one.
+    pub fn next_states(self) -> &'static [Status] {
+        match self {
+            Self::Open => &[Self::Placed, Self::Cancelled],
+            Self::Placed => &[Self::Completed, Self::Cancelled],
+            Self::Completed | Self::Cancelled => &[],
+        }
+    }
+}
+
+/// Derived from what was paid and refunded, never stored as a state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentStatus {
+    Unpaid,
+    PartiallyPaid,
+    Paid,
+    PartiallyRefunded,
+    Refunded,
+}
+
+/// The payment status of an order of `total` with `paid` received and `refunded` given back.
+pub fn payment_status(total: i64, paid: i64, refunded: i64) -> PaymentStatus {
+    if refunded > 0 {
+        if refunded >= paid {
+            PaymentStatus::Refunded
+        } else {
+            PaymentStatus::PartiallyRefunded
+        }
+    } else if paid >= total && paid > 0 {
+        PaymentStatus::Paid
+    } else if paid > 0 {
+        PaymentStatus::PartiallyPaid
+    } else {
+        PaymentStatus::Unpaid
+    }
+}
+
+/// The business day of `at` at a location: its local calendar date. (Issue 6's configurable
+/// day cutoff belongs here, and only here.)
+pub fn business_date(time_zone: &str, at: DateTime<Utc>) -> NaiveDate {
+    match time_zone.parse::<Tz>() {
+        Ok(zone) => at.with_timezone(&zone).date_naive(),
+        Err(_) => at.date_naive(),
+    }
+}
+
+/// `A-001` … `A-999`, then `B-001` …: short enough to call out across a counter.
+pub fn order_number(n: i32) -> String {
+    let n = n.max(1) - 1;
+    let letter = char::from(b'A' + u8::try_from((n / 999) % 26).unwrap_or(0));
+    format!("{letter}-{:03}", n % 999 + 1)
+}
+
+/// An order line as answered.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OrderLineView {
+    pub id: Uuid,
+    pub position: i32,
+    pub variant_id: Uuid,
+    pub product_id: Uuid,
+    pub product_name: String,
+    pub variant_name: String,
+    pub sku: Option<String>,
+    pub category_id: Option<Uuid>,
+    pub tax_category: String,
+    pub modifiers: Value,
+    pub note: Option<String>,
+    pub quantity: i64,
+    pub base_price_minor: i64,
+    pub unit_price_minor: i64,
+    pub gross_minor: i64,
+    pub discounts: Value,
+    pub order_discount_minor: i64,
+    pub discount_minor: i64,
+    pub net_minor: i64,
+    pub taxes: Value,
+    pub tax_minor: i64,
+    pub total_minor: i64,
+}
+
+/// An order as answered.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OrderView {
+    pub id: Uuid,
+    pub location_id: Uuid,
+    pub number: String,
+    pub business_date: NaiveDate,
+    pub status: Status,
+    pub next_states: Vec<Status>,
+    pub payment_status: PaymentStatus,
+    pub channel: String,
+    pub source: String,
+    pub client_order_id: Option<String>,
+    pub customer_id: Option<Uuid>,
+    pub table: Option<String>,
+    pub party_size: Option<i32>,
+    pub note: Option<String>,
+    pub currency: String,
+    pub lines: Vec<OrderLineView>,
+    pub discounts: Value,
+    pub service_charge: Option<Value>,
+    pub taxes: Value,
+    pub subtotal_minor: i64,
+    pub discount_minor: i64,
+    pub tax_minor: i64,
+    pub tax_included_minor: i64,
+    pub service_charge_minor: i64,
+    pub tip_minor: i64,
+    pub total_minor: i64,
+    pub paid_minor: i64,
+    pub refunded_minor: i64,
+    pub balance_minor: i64,
+    pub ordered_at: DateTime<Utc>,
+    pub placed_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    pub cancel_reason: Option<String>,
+    pub created_by: Option<Uuid>,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const ORDER_COLUMNS: &str = "id, location_id, number, business_date, status, channel, source, \
+    client_order_id, customer_id, table_label, party_size, note, currency, discounts, \
+    service_charge, taxes, subtotal_minor, discount_minor, tax_minor, tax_included_minor, \
+    service_charge_minor, tip_minor, total_minor, paid_minor, refunded_minor, ordered_at, \
+    placed_at, completed_at, cancelled_at, cancel_reason, created_by, version, created_at, \
+    updated_at";
+
+const LINE_COLUMNS: &str = "id, position, variant_id, product_id, product_name, variant_name, \
+    sku, category_id, tax_category, modifiers, note, quantity, base_price_minor, \
+    unit_price_minor, gross_minor, discounts, order_discount_minor, discount_minor, net_minor, \
+    taxes, tax_minor, total_minor";
+
+impl OrderLineView {
+    fn from_row(row: &tokio_postgres::Row) -> Result<Self, Error> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            position: row.try_get("position")?,
+            variant_id: row.try_get("variant_id")?,
+            product_id: row.try_get("product_id")?,
+            product_name: row.try_get("product_name")?,
+            variant_name: row.try_get("variant_name")?,
+            sku: row.try_get("sku")?,
+            category_id: row.try_get("category_id")?,
+            tax_category: row.try_get("tax_category")?,
+            modifiers: row.try_get("modifiers")?,
+            note: row.try_get("note")?,
+            quantity: row.try_get("quantity")?,
+            base_price_minor: row.try_get("base_price_minor")?,
+            unit_price_minor: row.try_get("unit_price_minor")?,
+            gross_minor: row.try_get("gross_minor")?,
+            discounts: row.try_get("discounts")?,
+            order_discount_minor: row.try_get("order_discount_minor")?,
+            discount_minor: row.try_get("discount_minor")?,
+            net_minor: row.try_get("net_minor")?,
+            taxes: row.try_get("taxes")?,
+            tax_minor: row.try_get("tax_minor")?,
+            total_minor: row.try_get("total_minor")?,
+        })
+    }
+}
+
+impl OrderView {
+    fn from_row(row: &tokio_postgres::Row, lines: Vec<OrderLineView>) -> Result<Self, Error> {
+        let status = Status::parse(row.try_get("status")?)?;
+        let total: i64 = row.try_get("total_minor")?;
+        let paid: i64 = row.try_get("paid_minor")?;
+        let refunded: i64 = row.try_get("refunded_minor")?;
+        Ok(Self {
+            id: row.try_get("id")?,
+            location_id: row.try_get("location_id")?,
+            number: row.try_get("number")?,
+            business_date: row.try_get("business_date")?,
+            status,
+            next_states: status.next_states().to_vec(),
+            payment_status: payment_status(total, paid, refunded),
+            channel: row.try_get("channel")?,
+            source: row.try_get("source")?,
+            client_order_id: row.try_get("client_order_id")?,
+            customer_id: row.try_get("customer_id")?,
+            table: row.try_get("table_label")?,
+            party_size: row.try_get("party_size")?,
+            note: row.try_get("note")?,
+            currency: row.try_get("currency")?,
+            lines,
+            discounts: row.try_get("discounts")?,
+            service_charge: row.try_get("service_charge")?,
+            taxes: row.try_get("taxes")?,
+            subtotal_minor: row.try_get("subtotal_minor")?,
+            discount_minor: row.try_get("discount_minor")?,
+            tax_minor: row.try_get("tax_minor")?,
+            tax_included_minor: row.try_get("tax_included_minor")?,
+            service_charge_minor: row.try_get("service_charge_minor")?,
+            tip_minor: row.try_get("tip_minor")?,
+            total_minor: total,
+            paid_minor: paid,
+            refunded_minor: refunded,
+            balance_minor: (total - paid + refunded).max(0),
+            ordered_at: row.try_get("ordered_at")?,
+            placed_at: row.try_get("placed_at")?,
+            completed_at: row.try_get("completed_at")?,
+            cancelled_at: row.try_get("cancelled_at")?,
+            cancel_reason: row.try_get("cancel_reason")?,
+            created_by: row.try_get("created_by")?,
+            version: row.try_get("version")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
+    }
+}
+
+static ORDER_BY_ID: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("SELECT {ORDER_COLUMNS} FROM sales.orders WHERE id = $1"));
+static LINES_OF_ORDER: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!("SELECT {LINE_COLUMNS} FROM sales.order_lines WHERE order_id = $1 ORDER BY position")
+});
+
+/// The order `id` with its lines, or `None` (RLS: another tenant's order is absent).
+pub async fn load(tx: &Transaction<'_>, id: Uuid) -> Result<Option<OrderView>, Error> {
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&id];
+    let (order, lines) = futures::try_join!(
+        tx.query_opt(ORDER_BY_ID.as_str(), &params),
+        tx.query(LINES_OF_ORDER.as_str(), &params)
+    )?;
+    let Some(order) = order else {
+        return Ok(None);
+    };
+    let lines = lines
+        .iter()
+        .map(OrderLineView::from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    OrderView::from_row(&order, lines).map(Some)
+}
+
+/// 404 `not_found` for an order.
+pub fn not_found() -> Error {
+    Error::not_found("No such order.")
+}
+
+/// What [`create`] did.
+#[derive(Debug)]
+pub enum Created {
+    /// A new order.
+    New(Box<OrderView>),
+    /// The tenant already has an order with this `client_order_id` (a till's replay); the
+    /// caller rolls back (releasing the number it took) and answers that order.
+    Existing(Uuid),
+}
+
+/// The id of the tenant's order with `client_order_id`, if any.
+pub async fn by_client_order_id(
+    tx: &Transaction<'_>,
+    client_order_id: &str,
+) -> Result<Option<Uuid>, Error> {
+    Ok(tx
+        .query_opt(
+            "SELECT id FROM sales.orders WHERE client_order_id = $1",
+            &[&client_order_id],
+        )
+        .await?
+        .map(|row| row.try_get(0))
+        .transpose()?)
+}
+
+/// Stores `quote` as a new open order of `tenant`, numbered for its location's business day.
+pub async fn create(
+    tx: &Transaction<'_>,
+    tenant: Uuid,
+    created_by: Option<Uuid>,
+    draft: &OrderDraft,
+    quote: &Quote,
+) -> Result<Created, Error> {
+    let client_order_id = draft.client_order_id.as_deref();
+    let time_zone: String = tx
+        .query_one(
+            "SELECT time_zone FROM platform.locations WHERE id = $1",
+            &[&quote.location_id],
+        )
+        .await?
+        .try_get(0)?;
+    let date = business_date(&time_zone, quote.priced_at);
+    let n: i32 = tx
+        .query_one(
+            "INSERT INTO sales.order_number_counters AS c
+                    (tenant_id, location_id, business_date, last_number)
+             VALUES ($1, $2, $3, 1)
+             ON CONFLICT (tenant_id, location_id, business_date)
+             DO UPDATE SET last_number = c.last_number + 1
+             RETURNING c.last_number",
+            &[&tenant, &quote.location_id, &date],
+        )
+        .await?
+        .try_get(0)?;
+    let id = Uuid::now_v7();
+    let channel = wire_name(&draft.channel);
+    let source = wire_name(&draft.source);
+    let inserted = tx
+        .query_opt(
+            "INSERT INTO sales.orders
+                    (id, tenant_id, location_id, number, business_date, channel, source,
+                     client_order_id, customer_id, table_label, party_size, note, currency,
+                     discounts, service_charge, taxes, subtotal_minor, discount_minor, tax_minor,
+                     tax_included_minor, service_charge_minor, tip_minor, total_minor,
+                     ordered_at, created_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
+                     $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)
+             ON CONFLICT (tenant_id, client_order_id) DO NOTHING
+             RETURNING id",
+            &[
+                &id,
+                &tenant,
+                &quote.location_id,
+                &order_number(n),
+                &date,
+                &channel,
+                &source,
+                &client_order_id,
+                &draft.customer_id,
+                &draft.table.as_deref().map(str::trim),
+                &draft.party_size,
+                &draft.note,
+                &quote.currency,
+                &json(&quote.discounts),
+                &draft.service_charge.map(|charge| json(&charge)),
+                &json(&quote.taxes),
+                &quote.subtotal_minor,
+                &quote.discount_minor,
+                &quote.tax_minor,
+                &quote.tax_included_minor,
+                &quote.service_charge_minor,
+                &quote.tip_minor,
+                &quote.total_minor,
+                &quote.priced_at,
+                &created_by,
+            ],
+        )
+        .await?;
+    if inserted.is_none() {
+        let existing = match client_order_id {
+            Some(key) => by_client_order_id(tx, key).await?,
+            None => None,
+        };
+        return existing
+            .map(Created::Existing)
+            .ok_or_else(|| Error::internal("order insert conflicted without a client order id"));
+    }
+    let statement = tx
+        .prepare_cached(
+            "INSERT INTO sales.order_lines
+                    (id, tenant_id, order_id, position, variant_id, product_id, product_name,
+                     variant_name, sku, category_id, tax_category, modifiers, note, quantity,
+                     base_price_minor, unit_price_minor, gross_minor, discounts,
+                     order_discount_minor, discount_minor, net_minor, taxes, tax_minor,
+                     total_minor, cost_minor, track_inventory)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                     $18, $19, $20, $21, $22, $23, $24, $25, $26)",
+        )
+        .await?;
+    let rows: Vec<_> = quote
+        .lines
+        .iter()
+        .enumerate()
+        .map(|(position, line)| {
+            (
+                Uuid::now_v7(),
+                i32::try_from(position).unwrap_or(i32::MAX),
+                json(&line.modifiers),
+                json(&line.priced.discounts),
+                json(&line.priced.taxes),
+            )
+        })
+        .collect();
+    let params: Vec<Vec<&(dyn tokio_postgres::types::ToSql + Sync)>> = quote
+        .lines
+        .iter()
+        .zip(&rows)
+        .map(|(line, (line_id, position, modifiers, discounts, taxes))| {
+            let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![
+                line_id,
+                &tenant,
+                &id,
+                position,
+                &line.variant_id,
+                &line.product_id,
+                &line.product_name,
+                &line.variant_name,
+                &line.sku,
+                &line.category_id,
+                &line.tax_category,
+                modifiers,
+                &line.note,
+                &line.priced.quantity,
+                &line.base_price_minor,
+                &line.priced.unit_price_minor,
+                &line.priced.gross_minor,
+                discounts,
+                &line.priced.order_discount_minor,
+                &line.priced.discount_minor,
+                &line.priced.net_minor,
+                taxes,
+                &line.priced.tax_minor,
+                &line.priced.total_minor,
+                &line.cost_minor,
+                &line.track_inventory,
+            ];
+            params
+        })
+        .collect();
+    // Pipelined: one round trip for every line.
+    futures::future::try_join_all(params.iter().map(|line| tx.execute(&statement, line))).await?;
+    let order = load(tx, id).await?.ok_or_else(not_found)?;
+    Ok(Created::New(Box::new(order)))
+}
+
+/// A JSON column value; serialising the module's own types cannot fail.
+fn json<T: Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+/// The wire name of a unit enum (`dine_in`).
+fn wire_name<T: Serialize>(value: &T) -> String {
+    match json(value) {
+        Value::String(name) => name,
+        _ => String::new(),
+    }
+}

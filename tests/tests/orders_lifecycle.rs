@@ -1,0 +1,346 @@
+//! The order state machine through the platform: every invalid transition answers 409 with the
+//! allowed next states; placing sells stock in the order's transaction (50 concurrent orders for
+//! the last 10 units place exactly 10); cancelling a placed order returns its stock unless told
+//! it was consumed; every move leaves its event in the outbox.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{Owner, TestPlatform, problem, sign_up};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+async fn post(platform: &TestPlatform, token: &str, path: &str, body: &Value) -> reqwest::Response {
+    platform
+        .request(reqwest::Method::POST, path, token)
+        .header("idempotency-key", Uuid::now_v7().to_string())
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn json_of(response: reqwest::Response, status: u16) -> Value {
+    let actual = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    assert_eq!(actual, status, "{text}");
+    serde_json::from_str(&text).unwrap()
+}
+
+/// A tracked product with `stock` units received at the owner's location; its variant id.
+async fn stocked(platform: &TestPlatform, owner: &Owner, stock: i64) -> String {
+    let product = json_of(
+        post(
+            platform,
+            &owner.token,
+            "/v1/products",
+            &json!({"name": "Sourdough loaf", "price_minor": 600}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let variant = product["variants"][0]["id"].as_str().unwrap().to_owned();
+    json_of(
+        post(
+            platform,
+            &owner.token,
+            "/v1/inventory/adjustments",
+            &json!({"location_id": owner.location,
+                    "lines": [{"variant_id": variant, "kind": "receive", "quantity": stock}]}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    variant
+}
+
+async fn open_order(
+    platform: &TestPlatform,
+    owner: &Owner,
+    variant: &str,
+    quantity: i64,
+) -> String {
+    let order = json_of(
+        post(
+            platform,
+            &owner.token,
+            "/v1/orders",
+            &json!({"location_id": owner.location, "channel": "pickup", "source": "online",
+                    "lines": [{"variant_id": variant, "quantity": quantity}]}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    order["id"].as_str().unwrap().to_owned()
+}
+
+async fn on_hand(platform: &TestPlatform, owner: &Owner, variant: &str) -> (i64, i64) {
+    let row = platform
+        .admin()
+        .await
+        .query_one(
+            "SELECT l.on_hand,
+                    (SELECT coalesce(sum(m.delta), 0)::int8 FROM inventory.movements m
+                     WHERE m.variant_id = l.variant_id AND m.location_id = l.location_id)
+             FROM inventory.stock l
+             WHERE l.variant_id = $1::text::uuid AND l.location_id = $2",
+            &[&variant, &owner.location],
+        )
+        .await
+        .unwrap();
+    (row.get(0), row.get(1))
+}
+
+async fn events(platform: &TestPlatform, tenant: Uuid, event_type: &str) -> i64 {
+    platform
+        .admin()
+        .await
+        .query_one(
+            "SELECT count(*) FROM events.outbox WHERE tenant_id = $1 AND event_type = $2",
+            &[&tenant, &event_type],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[tokio::test]
+async fn every_invalid_transition_is_a_409_naming_the_next_states() {
+    let platform = TestPlatform::start(None).await;
+    let owner = sign_up(&platform, "life-cafe").await;
+    let variant = stocked(&platform, &owner, 100).await;
+    let order = open_order(&platform, &owner, &variant, 3).await;
+    let path = |action: &str| format!("/v1/orders/{order}/{action}");
+    let cancel = json!({"reason": "customer left"});
+
+    let refused = |response, status: &'static str, next: Value| async move {
+        let body = problem(response, 409, "invalid_transition").await;
+        assert_eq!(body["status"], status);
+        assert_eq!(body["next_states"], next);
+    };
+    // open: only place or cancel.
+    refused(
+        post(&platform, &owner.token, &path("complete"), &json!({})).await,
+        "open",
+        json!(["placed", "cancelled"]),
+    )
+    .await;
+    let placed = json_of(
+        post(&platform, &owner.token, &path("place"), &json!({})).await,
+        200,
+    )
+    .await;
+    assert_eq!(placed["status"], "placed");
+    assert_eq!(placed["next_states"], json!(["completed", "cancelled"]));
+    assert!(placed["placed_at"].is_string());
+    assert_eq!(on_hand(&platform, &owner, &variant).await, (97, 97));
+    // placed: only complete or cancel.
+    refused(
+        post(&platform, &owner.token, &path("place"), &json!({})).await,
+        "placed",
+        json!(["completed", "cancelled"]),
+    )
+    .await;
+    let completed = json_of(
+        post(&platform, &owner.token, &path("complete"), &json!({})).await,
+        200,
+    )
+    .await;
+    assert_eq!(completed["status"], "completed");
+    assert_eq!(completed["next_states"], json!([]));
+    // completed and cancelled are final.
+    for action in ["place", "complete"] {
+        refused(
+            post(&platform, &owner.token, &path(action), &json!({})).await,
+            "completed",
+            json!([]),
+        )
+        .await;
+    }
+    refused(
+        post(&platform, &owner.token, &path("cancel"), &cancel).await,
+        "completed",
+        json!([]),
+    )
+    .await;
+
+    // An open order cancelled: nothing was sold, nothing goes back.
+    let second = open_order(&platform, &owner, &variant, 2).await;
+    problem(
+        post(
+            &platform,
+            &owner.token,
+            &format!("/v1/orders/{second}/cancel"),
+            &json!({"reason": "  "}),
+        )
+        .await,
+        422,
+        "invalid_reason",
+    )
+    .await;
+    let cancelled = json_of(
+        post(
+            &platform,
+            &owner.token,
+            &format!("/v1/orders/{second}/cancel"),
+            &cancel,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(cancelled["status"], "cancelled");
+    assert_eq!(cancelled["cancel_reason"], "customer left");
+    for action in ["place", "complete", "cancel"] {
+        refused(
+            post(
+                &platform,
+                &owner.token,
+                &format!("/v1/orders/{second}/{action}"),
+                &cancel,
+            )
+            .await,
+            "cancelled",
+            json!([]),
+        )
+        .await;
+    }
+    assert_eq!(on_hand(&platform, &owner, &variant).await, (97, 97));
+
+    // A placed order cancelled gives its stock back, unless it was consumed.
+    let third = open_order(&platform, &owner, &variant, 4).await;
+    json_of(
+        post(
+            &platform,
+            &owner.token,
+            &format!("/v1/orders/{third}/place"),
+            &json!({}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(on_hand(&platform, &owner, &variant).await, (93, 93));
+    json_of(
+        post(
+            &platform,
+            &owner.token,
+            &format!("/v1/orders/{third}/cancel"),
+            &cancel,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(on_hand(&platform, &owner, &variant).await, (97, 97));
+    let fourth = open_order(&platform, &owner, &variant, 5).await;
+    json_of(
+        post(
+            &platform,
+            &owner.token,
+            &format!("/v1/orders/{fourth}/place"),
+            &json!({}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    json_of(
+        post(
+            &platform,
+            &owner.token,
+            &format!("/v1/orders/{fourth}/cancel"),
+            &json!({"reason": "burnt", "restock": false}),
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(on_hand(&platform, &owner, &variant).await, (92, 92));
+
+    for (event, count) in [
+        ("sales.order.created", 4),
+        ("sales.order.placed", 3),
+        ("sales.order.completed", 1),
+        ("sales.order.cancelled", 3),
+    ] {
+        assert_eq!(
+            events(&platform, owner.tenant, event).await,
+            count,
+            "{event}"
+        );
+    }
+
+    // Another tenant cannot move this tenant's orders.
+    let other = sign_up(&platform, "life-other").await;
+    problem(
+        post(
+            &platform,
+            &other.token,
+            &format!("/v1/orders/{fourth}/complete"),
+            &json!({}),
+        )
+        .await,
+        404,
+        "not_found",
+    )
+    .await;
+    platform.stop().await;
+}
+
+#[tokio::test]
+async fn fifty_concurrent_orders_for_the_last_ten_units_place_exactly_ten() {
+    let platform = TestPlatform::start(None).await;
+    let owner = sign_up(&platform, "life-rush").await;
+    let variant = stocked(&platform, &owner, 10).await;
+    let mut orders = Vec::new();
+    for _ in 0..50 {
+        orders.push(open_order(&platform, &owner, &variant, 1).await);
+    }
+    let places = orders.iter().map(|order| {
+        let platform = &platform;
+        let token = owner.token.clone();
+        async move {
+            let response = post(
+                platform,
+                &token,
+                &format!("/v1/orders/{order}/place"),
+                &json!({}),
+            )
+            .await;
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.unwrap();
+            (status, body["code"].as_str().unwrap_or_default().to_owned())
+        }
+    });
+    let outcomes = futures::future::join_all(places).await;
+    let placed = outcomes.iter().filter(|(status, _)| *status == 200).count();
+    let refused = outcomes
+        .iter()
+        .filter(|(status, code)| *status == 409 && code == "insufficient_stock")
+        .count();
+    assert_eq!((placed, refused), (10, 40), "{outcomes:?}");
+    assert_eq!(on_hand(&platform, &owner, &variant).await, (0, 0));
+    let statuses: Vec<(String, i64)> = platform
+        .admin()
+        .await
+        .query(
+            "SELECT status, count(*) FROM sales.orders WHERE tenant_id = $1
+             GROUP BY status ORDER BY status",
+            &[&owner.tenant],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    assert_eq!(
+        statuses,
+        vec![("open".to_owned(), 40), ("placed".to_owned(), 10)]
+    );
+    platform.stop().await;
+}
