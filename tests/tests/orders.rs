@@ -291,3 +291,122 @@ async fn order_creation_is_idempotent() {
     assert_eq!(order_count(&platform, owner.tenant).await, 4);
     platform.stop().await;
 }
+
+#[tokio::test]
+async fn orders_are_listed_with_filters_and_pages() {
+    let platform = TestPlatform::start(None).await;
+    let owner = sign_up(&platform, "orders-list").await;
+    let other = sign_up(&platform, "orders-list-other").await;
+    let variant = coffee(&platform, &owner).await;
+    let mut ids = Vec::new();
+    for (i, channel) in ["takeout", "dine_in", "delivery"].iter().enumerate() {
+        let mut body = order(&owner, &variant, 1);
+        body["channel"] = json!(channel);
+        let created = json_of(
+            post(
+                &platform,
+                &owner.token,
+                "/v1/orders",
+                Some(&format!("l{i}")),
+                &body,
+            )
+            .await,
+            201,
+        )
+        .await;
+        ids.push(created["id"].as_str().unwrap().to_owned());
+    }
+    let mut offline = order(&owner, &variant, 1);
+    offline["created_at"] = json!("2026-11-20T09:30:00Z");
+    let old = json_of(
+        post(
+            &platform,
+            &owner.token,
+            "/v1/orders",
+            Some("l-old"),
+            &offline,
+        )
+        .await,
+        201,
+    )
+    .await;
+    ids.push(old["id"].as_str().unwrap().to_owned());
+    json_of(
+        post(
+            &platform,
+            &owner.token,
+            &format!("/v1/orders/{}/cancel", ids[1]),
+            None,
+            &json!({"reason": "test"}),
+        )
+        .await,
+        200,
+    )
+    .await;
+
+    let list = |query: &str, token: &str| {
+        let platform = &platform;
+        let path = format!("/v1/orders{query}");
+        let token = token.to_owned();
+        async move {
+            platform
+                .request(reqwest::Method::GET, &path, &token)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let found = |page: &Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let all = json_of(list("", &owner.token).await, 200).await;
+    let mut newest_first = ids.clone();
+    newest_first.reverse();
+    assert_eq!(found(&all), newest_first);
+    assert_eq!(all["items"][0]["lines"][0]["quantity"], 1);
+    let cancelled = json_of(list("?status=cancelled", &owner.token).await, 200).await;
+    assert_eq!(found(&cancelled), vec![ids[1].clone()]);
+    let dine_in = json_of(list("?channel=dine_in", &owner.token).await, 200).await;
+    assert_eq!(found(&dine_in), vec![ids[1].clone()]);
+    let day = json_of(
+        list("?from=2026-11-20&to=2026-11-20", &owner.token).await,
+        200,
+    )
+    .await;
+    assert_eq!(found(&day), vec![ids[3].clone()]);
+    let unpaid = json_of(list("?payment_status=unpaid", &owner.token).await, 200).await;
+    assert_eq!(found(&unpaid).len(), 4);
+    let paid = json_of(list("?payment_status=paid", &owner.token).await, 200).await;
+    assert_eq!(found(&paid), Vec::<String>::new());
+    // Pages of 3 walk every order once.
+    let first = json_of(list("?limit=3", &owner.token).await, 200).await;
+    let cursor = first["next_cursor"].as_str().unwrap().to_owned();
+    let second = json_of(
+        list(&format!("?limit=3&cursor={cursor}"), &owner.token).await,
+        200,
+    )
+    .await;
+    assert_eq!([found(&first), found(&second)].concat(), newest_first);
+    assert!(second["next_cursor"].is_null());
+    // Bad filters, and another tenant's view.
+    problem(
+        list("?status=lost", &owner.token).await,
+        400,
+        "invalid_query",
+    )
+    .await;
+    problem(
+        list("?from=2026-11-21&to=2026-11-20", &owner.token).await,
+        422,
+        "invalid_range",
+    )
+    .await;
+    let theirs = json_of(list("", &other.token).await, 200).await;
+    assert_eq!(found(&theirs), Vec::<String>::new());
+    platform.stop().await;
+}

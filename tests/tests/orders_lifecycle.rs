@@ -275,6 +275,33 @@ async fn every_invalid_transition_is_a_409_naming_the_next_states() {
         );
     }
 
+    // An empty order may be opened (a table sat down) but not placed.
+    let empty = json_of(
+        post(
+            &platform,
+            &owner.token,
+            "/v1/orders",
+            &json!({"location_id": owner.location, "channel": "dine_in", "source": "pos",
+                    "table": "3", "lines": []}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert_eq!(empty["total_minor"], 0);
+    problem(
+        post(
+            &platform,
+            &owner.token,
+            &format!("/v1/orders/{}/place", empty["id"].as_str().unwrap()),
+            &json!({}),
+        )
+        .await,
+        409,
+        "order_empty",
+    )
+    .await;
+
     // Another tenant cannot move this tenant's orders.
     let other = sign_up(&platform, "life-other").await;
     problem(

@@ -7,7 +7,7 @@
 //!
 //! Errors: 403 `permission_denied`; 404 `not_found` (unknown, other tenant's, or at a location
 //! the caller may not access); 409 `invalid_transition` (with `status` and `next_states`),
-//! `insufficient_stock` (with `shortages`; the order stays open).
+//! `insufficient_stock` (with `shortages`; the order stays open), `order_empty`.
 //!
 //! Env: `DATABASE_URL`, `AUTH_JWKS`, `AUTH_ISSUER`, `AUTH_AUDIENCE`. Emits:
 //! `sales.order.placed`, `inventory.stock.low` (a variant crossing its reorder point).

@@ -142,7 +142,8 @@ async fn set_status(
     orders::load(tx, id).await?.ok_or_else(orders::not_found)
 }
 
-/// `open` → `placed`: sells the stock and records `sales.order.placed`.
+/// `open` → `placed`: sells the stock and records `sales.order.placed`. An order without
+/// lines is refused (409 `order_empty`).
 pub async fn place(
     tx: &Transaction<'_>,
     actor: Actor,
@@ -152,6 +153,20 @@ pub async fn place(
 ) -> Result<OrderView, Error> {
     let order = lock(tx, id, visible).await?;
     check_transition(order.status, Status::Placed)?;
+    let lines: i64 = tx
+        .query_one(
+            "SELECT count(*) FROM sales.order_lines WHERE order_id = $1",
+            &[&id],
+        )
+        .await?
+        .try_get(0)?;
+    if lines == 0 {
+        // An open order may start empty (a table sat down); sending nothing is a mistake.
+        return Err(Error::conflict(
+            "order_empty",
+            "The order has no lines; add lines before placing it.",
+        ));
+    }
     let sales = movements(
         tx,
         id,

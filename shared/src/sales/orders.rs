@@ -17,7 +17,7 @@ pub const READ: &str = "orders:read";
 pub const WRITE: &str = "orders:write";
 
 /// Where an order is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Open,
@@ -57,7 +57,7 @@ impl Status {
 }
 
 /// Derived from what was paid and refunded, never stored as a state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentStatus {
     Unpaid,
@@ -283,6 +283,99 @@ pub async fn load(tx: &Transaction<'_>, id: Uuid) -> Result<Option<OrderView>, E
     OrderView::from_row(&order, lines).map(Some)
 }
 
+/// Filters of [`list`]; `None` matches everything.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub cursor: Option<Uuid>,
+    pub location_id: Option<Uuid>,
+    /// The principal's locations (`None`: every location of the tenant).
+    pub locations: Option<Vec<Uuid>>,
+    pub status: Option<Status>,
+    pub payment_status: Option<PaymentStatus>,
+    pub channel: Option<String>,
+    pub customer_id: Option<Uuid>,
+    /// Business days, inclusive.
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    /// Rows to fetch.
+    pub limit: i64,
+}
+
+/// The SQL form of [`payment_status`], for filtering.
+fn payment_status_sql(status: PaymentStatus) -> &'static str {
+    match status {
+        PaymentStatus::Unpaid => "refunded_minor = 0 AND paid_minor = 0",
+        PaymentStatus::PartiallyPaid => {
+            "refunded_minor = 0 AND paid_minor > 0 AND paid_minor < total_minor"
+        }
+        PaymentStatus::Paid => {
+            "refunded_minor = 0 AND paid_minor > 0 AND paid_minor >= total_minor"
+        }
+        PaymentStatus::PartiallyRefunded => "refunded_minor > 0 AND refunded_minor < paid_minor",
+        PaymentStatus::Refunded => "refunded_minor > 0 AND refunded_minor >= paid_minor",
+    }
+}
+
+/// Orders matching `filter`, newest first, with their lines (two statements).
+pub async fn list(tx: &Transaction<'_>, filter: &ListFilter) -> Result<Vec<OrderView>, Error> {
+    let payment = filter.payment_status.map_or("true", payment_status_sql);
+    let status = filter.status.map(Status::as_str);
+    let rows = tx
+        .query(
+            &format!(
+                "SELECT {ORDER_COLUMNS} FROM sales.orders
+                 WHERE ($1::uuid IS NULL OR id < $1)
+                   AND ($2::uuid IS NULL OR location_id = $2)
+                   AND ($3::uuid[] IS NULL OR location_id = ANY($3))
+                   AND ($4::text IS NULL OR status = $4)
+                   AND ($5::text IS NULL OR channel = $5)
+                   AND ($6::uuid IS NULL OR customer_id = $6)
+                   AND ($7::date IS NULL OR business_date >= $7)
+                   AND ($8::date IS NULL OR business_date <= $8)
+                   AND ({payment})
+                 ORDER BY id DESC
+                 LIMIT $9"
+            ),
+            &[
+                &filter.cursor,
+                &filter.location_id,
+                &filter.locations,
+                &status,
+                &filter.channel,
+                &filter.customer_id,
+                &filter.from,
+                &filter.to,
+                &filter.limit,
+            ],
+        )
+        .await?;
+    let ids: Vec<Uuid> = rows
+        .iter()
+        .map(|row| row.try_get("id"))
+        .collect::<Result<_, _>>()?;
+    let line_rows = tx
+        .query(
+            &format!(
+                "SELECT order_id, {LINE_COLUMNS} FROM sales.order_lines
+                 WHERE order_id = ANY($1) ORDER BY order_id, position"
+            ),
+            &[&ids],
+        )
+        .await?;
+    let mut lines: std::collections::HashMap<Uuid, Vec<OrderLineView>> =
+        std::collections::HashMap::new();
+    for row in &line_rows {
+        lines
+            .entry(row.try_get("order_id")?)
+            .or_default()
+            .push(OrderLineView::from_row(row)?);
+    }
+    rows.iter()
+        .zip(ids)
+        .map(|(row, id)| OrderView::from_row(row, lines.remove(&id).unwrap_or_default()))
+        .collect()
+}
+
 /// 404 `not_found` for an order.
 pub fn not_found() -> Error {
     Error::not_found("No such order.")
@@ -469,7 +562,7 @@ fn json<T: Serialize>(value: &T) -> Value {
 }
 
 /// The wire name of a unit enum (`dine_in`).
-fn wire_name<T: Serialize>(value: &T) -> String {
+pub fn wire_name<T: Serialize>(value: &T) -> String {
     match json(value) {
         Value::String(name) => name,
         _ => String::new(),
