@@ -25,7 +25,6 @@ use olympus::sales::lifecycle::{self, actor};
 use olympus::sales::orders::{self, WRITE};
 use olympus::{AppState, Error, Function};
 use serde::Deserialize;
-use uuid::Uuid;
 
 pub fn function() -> Function {
     Function::http("cancel-order")
@@ -58,7 +57,7 @@ async fn cancel_order(
     Json(cancel): Json<Cancel>,
 ) -> Result<Response, Error> {
     principal.require(WRITE)?;
-    let id = Uuid::try_parse(&id).map_err(|_| orders::not_found())?;
+    let id = orders::path_id(&id)?;
     let mut conn = state.db()?.get().await?;
     let tx = db::tenant_tx(&mut conn, principal.tenant_id).await?;
     let mut outbox = Outbox::default();

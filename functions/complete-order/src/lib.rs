@@ -21,7 +21,6 @@ use olympus::http::{Idempotency, Path};
 use olympus::sales::lifecycle::{self, actor};
 use olympus::sales::orders::{self, WRITE};
 use olympus::{AppState, Error, Function};
-use uuid::Uuid;
 
 pub fn function() -> Function {
     Function::http("complete-order")
@@ -41,7 +40,7 @@ async fn complete_order(
     Path(id): Path<String>,
 ) -> Result<Response, Error> {
     principal.require(WRITE)?;
-    let id = Uuid::try_parse(&id).map_err(|_| orders::not_found())?;
+    let id = orders::path_id(&id)?;
     let mut conn = state.db()?.get().await?;
     let tx = db::tenant_tx(&mut conn, principal.tenant_id).await?;
     let mut outbox = Outbox::default();

@@ -16,7 +16,6 @@ use olympus::http::versioning::etag;
 use olympus::http::{Json, Path};
 use olympus::sales::orders::{self, READ};
 use olympus::{AppState, Error, Function};
-use uuid::Uuid;
 
 pub fn function() -> Function {
     Function::http("get-order")
@@ -30,7 +29,7 @@ async fn get_order(
     Path(id): Path<String>,
 ) -> Result<Response, Error> {
     principal.require(READ)?;
-    let id = Uuid::try_parse(&id).map_err(|_| orders::not_found())?;
+    let id = orders::path_id(&id)?;
     let mut conn = state.db()?.get().await?;
     let tx = db::tenant_tx(&mut conn, principal.tenant_id).await?;
     let order = orders::load(&tx, id)

@@ -88,8 +88,7 @@ pub fn check_transition(from: Status, to: Status) -> Result<(), Error> {
     .with_extension("next_states", allowed))
 }
 
-/// The order's stock movements of `kind` (every line; untracked variants are skipped by the
-/// stock engine).
+/// The order's line count and the stock movements of `kind` of its tracked lines.
 async fn movements(
     tx: &Transaction<'_>,
     id: Uuid,
@@ -97,15 +96,22 @@ async fn movements(
     kind: Kind,
     occurred_at: DateTime<Utc>,
     reason: Option<&str>,
-) -> Result<Vec<Movement>, Error> {
+) -> Result<(usize, Vec<Movement>), Error> {
     let rows = tx
         .query(
-            "SELECT variant_id, quantity FROM sales.order_lines
-             WHERE order_id = $1 AND track_inventory ORDER BY position",
+            "SELECT variant_id, quantity, track_inventory FROM sales.order_lines
+             WHERE order_id = $1 ORDER BY position",
             &[&id],
         )
         .await?;
-    rows.iter()
+    let mut tracked = Vec::with_capacity(rows.len());
+    for row in &rows {
+        if row.try_get("track_inventory")? {
+            tracked.push(row);
+        }
+    }
+    let movements = tracked
+        .into_iter()
         .map(|row| {
             Ok(Movement {
                 variant_id: row.try_get("variant_id")?,
@@ -120,7 +126,8 @@ async fn movements(
                 }),
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, Error>>()?;
+    Ok((rows.len(), movements))
 }
 
 async fn set_status(
@@ -153,21 +160,7 @@ pub async fn place(
 ) -> Result<OrderView, Error> {
     let order = lock(tx, id, visible).await?;
     check_transition(order.status, Status::Placed)?;
-    let lines: i64 = tx
-        .query_one(
-            "SELECT count(*) FROM sales.order_lines WHERE order_id = $1",
-            &[&id],
-        )
-        .await?
-        .try_get(0)?;
-    if lines == 0 {
-        // An open order may start empty (a table sat down); sending nothing is a mistake.
-        return Err(Error::conflict(
-            "order_empty",
-            "The order has no lines; add lines before placing it.",
-        ));
-    }
-    let sales = movements(
+    let (lines, sales) = movements(
         tx,
         id,
         order.location_id,
@@ -176,6 +169,13 @@ pub async fn place(
         None,
     )
     .await?;
+    if lines == 0 {
+        // An open order may start empty (a table sat down); sending nothing is a mistake.
+        return Err(Error::conflict(
+            "order_empty",
+            "The order has no lines; add lines before placing it.",
+        ));
+    }
     if !sales.is_empty() {
         let context = Context {
             actor: actor.user,
@@ -256,7 +256,7 @@ pub async fn cancel(
     }
     let restocked = restock && order.status == Status::Placed;
     if restocked {
-        let returns = movements(
+        let (_, returns) = movements(
             tx,
             id,
             order.location_id,

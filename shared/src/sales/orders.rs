@@ -376,6 +376,11 @@ pub async fn list(tx: &Transaction<'_>, filter: &ListFilter) -> Result<Vec<Order
         .collect()
 }
 
+/// The order id of a path segment; a malformed one is simply not found.
+pub fn path_id(text: &str) -> Result<Uuid, Error> {
+    Uuid::try_parse(text).map_err(|_| not_found())
+}
+
 /// 404 `not_found` for an order.
 pub fn not_found() -> Error {
     Error::not_found("No such order.")
