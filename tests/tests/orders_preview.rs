@@ -138,7 +138,7 @@ async fn previews_price_orders_from_the_catalog() {
     assert_eq!(line(0, "base_price_minor"), 450);
     assert_eq!(line(0, "modifiers")[0]["name"], "Oat");
     assert_eq!(line(0, "gross_minor"), 1020);
-    assert_eq!(line(0, "discounts")[0]["amount_minor"], 102);
+    assert_eq!(line(0, "discounts")[0]["applied_minor"], 102);
     assert_eq!(line(0, "discounts")[0]["name"], "Staff");
     assert_eq!(
         [0, 1, 2].map(|i| line(i, "order_discount_minor")),
@@ -158,6 +158,10 @@ async fn previews_price_orders_from_the_catalog() {
     assert_eq!(line(2, "taxes")[0]["inclusive"], true);
     assert_eq!(quote["subtotal_minor"], 1020 + 350 + 550);
     assert_eq!(quote["discount_minor"], 102 + 100);
+    // A fixed discount shows what was asked and what it took off as two distinct members.
+    assert_eq!(quote["discounts"][0]["amount_minor"], 100);
+    assert_eq!(quote["discounts"][0]["applied_minor"], 100);
+    assert_eq!(quote["discounts"][0]["kind"], "fixed");
     assert_eq!(quote["tax_minor"], 69 + 26 + 47);
     assert_eq!(quote["tax_included_minor"], 47);
     // 10 % of the discounted 1718 = 171.8 -> 172.

@@ -87,11 +87,14 @@ pub struct TaxAmount {
 }
 
 /// A discount and what it took off (on a line, or on the order before spreading).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AppliedDiscount {
     #[serde(flatten)]
     pub adjustment: Adjustment,
     pub name: Option<String>,
+    /// What it took off. On the wire `applied_minor`: a fixed discount's own `amount_minor`
+    /// (what was asked) sits beside it, and a capped one differs from it.
+    #[serde(rename = "applied_minor")]
     pub amount_minor: i64,
 }
 
