@@ -99,14 +99,15 @@ async fn movements(
 ) -> Result<(usize, Vec<Movement>), Error> {
     let rows = tx
         .query(
-            "SELECT variant_id, quantity, track_inventory FROM sales.order_lines
-             WHERE order_id = $1 ORDER BY position",
+            // Stock a refund already returned is not returned again.
+            "SELECT variant_id, quantity - restocked_quantity AS quantity, track_inventory
+             FROM sales.order_lines WHERE order_id = $1 ORDER BY position",
             &[&id],
         )
         .await?;
     let mut tracked = Vec::with_capacity(rows.len());
     for row in &rows {
-        if row.try_get("track_inventory")? {
+        if row.try_get("track_inventory")? && row.try_get::<_, i64>("quantity")? > 0 {
             tracked.push(row);
         }
     }
@@ -272,6 +273,12 @@ pub async fn cancel(
             };
             inventory::record(tx, actor.tenant, &returns, context, outbox).await?;
         }
+        tx.execute(
+            "UPDATE sales.order_lines SET restocked_quantity = quantity
+             WHERE order_id = $1 AND track_inventory",
+            &[&id],
+        )
+        .await?;
     }
     let view = set_status(tx, id, Status::Cancelled, Some(reason)).await?;
     outbox

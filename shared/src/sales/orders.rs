@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::quote::{OrderDraft, Quote};
+use super::quote::{OrderDraft, Quote, QuotedLine};
 use crate::db::Transaction;
 use crate::error::Error;
 
@@ -493,6 +493,19 @@ pub async fn create(
             .map(Created::Existing)
             .ok_or_else(|| Error::internal("order insert conflicted without a client order id"));
     }
+    insert_lines(tx, tenant, id, &quote.lines).await?;
+    let order = load(tx, id).await?.ok_or_else(not_found)?;
+    Ok(Created::New(Box::new(order)))
+}
+
+/// Stores the priced `lines` of order `order_id` (positions from 0), pipelined: one round trip
+/// for every line.
+pub(crate) async fn insert_lines(
+    tx: &Transaction<'_>,
+    tenant: Uuid,
+    order_id: Uuid,
+    lines: &[QuotedLine],
+) -> Result<(), Error> {
     let statement = tx
         .prepare_cached(
             "INSERT INTO sales.order_lines
@@ -505,8 +518,7 @@ pub async fn create(
                      $18, $19, $20, $21, $22, $23, $24, $25, $26)",
         )
         .await?;
-    let rows: Vec<_> = quote
-        .lines
+    let rows: Vec<_> = lines
         .iter()
         .enumerate()
         .map(|(position, line)| {
@@ -519,15 +531,14 @@ pub async fn create(
             )
         })
         .collect();
-    let params: Vec<Vec<&(dyn tokio_postgres::types::ToSql + Sync)>> = quote
-        .lines
+    let params: Vec<Vec<&(dyn tokio_postgres::types::ToSql + Sync)>> = lines
         .iter()
         .zip(&rows)
         .map(|(line, (line_id, position, modifiers, discounts, taxes))| {
             let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![
                 line_id,
                 &tenant,
-                &id,
+                &order_id,
                 position,
                 &line.variant_id,
                 &line.product_id,
@@ -555,14 +566,12 @@ pub async fn create(
             params
         })
         .collect();
-    // Pipelined: one round trip for every line.
     futures::future::try_join_all(params.iter().map(|line| tx.execute(&statement, line))).await?;
-    let order = load(tx, id).await?.ok_or_else(not_found)?;
-    Ok(Created::New(Box::new(order)))
+    Ok(())
 }
 
 /// A JSON column value; serialising the module's own types cannot fail.
-fn json<T: Serialize>(value: &T) -> Value {
+pub(crate) fn json<T: Serialize>(value: &T) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)
 }
 

@@ -4,6 +4,8 @@
 
 #![allow(dead_code, clippy::expect_used, clippy::unwrap_used)]
 
+pub mod sales;
+
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
