@@ -274,3 +274,54 @@ async fn fifty_concurrent_orders_for_the_last_ten_units_place_exactly_ten() {
     );
     platform.stop().await;
 }
+
+#[tokio::test]
+async fn an_order_created_with_place_is_placed_in_the_same_transaction() {
+    let platform = TestPlatform::start(None).await;
+    let owner = sign_up(&platform, "life-counter").await;
+    let variant = stocked(&platform, &owner, 3).await;
+    let body = |quantity: i64| {
+        json!({"location_id": owner.location, "channel": "takeout", "source": "pos",
+               "place": true, "lines": [{"variant_id": variant, "quantity": quantity}]})
+    };
+    let placed = json_of(
+        post(&platform, &owner.token, "/v1/orders", &body(2)).await,
+        201,
+    )
+    .await;
+    assert_eq!(placed["status"], "placed");
+    assert!(placed["placed_at"].is_string());
+    assert_eq!(on_hand(&platform, &owner, &variant).await, (1, 1));
+    assert_eq!(
+        events(&platform, owner.tenant, "sales.order.created").await,
+        1
+    );
+    assert_eq!(
+        events(&platform, owner.tenant, "sales.order.placed").await,
+        1
+    );
+
+    // Not enough stock: nothing is created, not even an open order.
+    problem(
+        post(&platform, &owner.token, "/v1/orders", &body(2)).await,
+        409,
+        "insufficient_stock",
+    )
+    .await;
+    let orders: i64 = platform
+        .admin()
+        .await
+        .query_one(
+            "SELECT count(*) FROM sales.orders WHERE tenant_id = $1",
+            &[&owner.tenant],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(orders, 1);
+    assert_eq!(
+        events(&platform, owner.tenant, "sales.order.created").await,
+        1
+    );
+    platform.stop().await;
+}

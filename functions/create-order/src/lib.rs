@@ -9,14 +9,16 @@
 //! `next_states`, `payment_status`), `Location` and `ETag`. A replay of the same
 //! `Idempotency-Key` replays the answer; a `client_order_id` the tenant already used answers
 //! that order (200, `Idempotent-Replayed: true`) — an offline till's retry days later creates
-//! no duplicate. Client prices are ignored.
+//! no duplicate. Client prices are ignored. With `"place": true` the order is placed in the
+//! same transaction (stock sold; on `insufficient_stock` nothing is created).
 //!
 //! Errors: 400 `idempotency_key_required`; 403 `permission_denied`, `location_denied`; 409
 //! `idempotency_request_in_progress`; 422 the codes of `POST /v1/orders/preview`,
-//! `invalid_client_order_id`, `idempotency_key_reused`.
+//! `invalid_client_order_id`, `idempotency_key_reused`; with `place`, the codes of
+//! `POST /v1/orders/{id}/place` (409 `insufficient_stock`, `order_empty`).
 //!
 //! Env: `DATABASE_URL`, `AUTH_JWKS`, `AUTH_ISSUER`, `AUTH_AUDIENCE`. Emits:
-//! `sales.order.created`.
+//! `sales.order.created`; with `place`, `sales.order.placed` and `inventory.stock.low`.
 
 use axum::extract::State;
 use axum::http::{HeaderValue, Method, StatusCode, header};
@@ -26,11 +28,13 @@ use olympus::auth::Principal;
 use olympus::db;
 use olympus::events::Event;
 use olympus::events::Outbox;
-use olympus::events::sales::OrderCreated;
+use olympus::events::catalog::StockLow;
+use olympus::events::sales::{OrderCreated, OrderPlaced};
 use olympus::http::idempotency::IDEMPOTENT_REPLAYED;
 use olympus::http::versioning::etag;
 use olympus::http::{Idempotency, Json};
 use olympus::inventory::api;
+use olympus::sales::lifecycle::{self, actor};
 use olympus::sales::orders::{self, Created, OrderView, WRITE};
 use olympus::sales::quote::{OrderDraft, quote};
 use olympus::{AppState, Error, Function};
@@ -44,7 +48,7 @@ pub fn function() -> Function {
             create_order,
             Idempotency::Required,
         )
-        .publishes(&[OrderCreated::TYPE])
+        .publishes(&[OrderCreated::TYPE, OrderPlaced::TYPE, StockLow::TYPE])
         .build()
 }
 
@@ -78,6 +82,12 @@ async fn create_order(
     outbox
         .record(&tx, Some(tenant), &created_event(&order))
         .await?;
+    let order = if draft.place {
+        let visible = |location| principal.can_access_location(location);
+        lifecycle::place(&tx, actor(&principal), order.id, &visible, &mut outbox).await?
+    } else {
+        order
+    };
     tx.commit().await?;
     outbox.publish(&state).await;
     let location =

@@ -126,6 +126,7 @@ fn draft_of(order: &OrderView, patch: OrderPatch) -> Result<OrderDraft, Error> {
         note: patch.note.unwrap_or_else(|| order.note.clone()),
         created_at: None,
         client_order_id: None,
+        place: false,
     })
 }
 

@@ -90,6 +90,11 @@ pub struct OrderDraft {
     /// it answers the order already taken, however long the till was offline.
     #[serde(default)]
     pub client_order_id: Option<String>,
+    /// Place the order as it is created, in the same transaction (a counter sale sent
+    /// straight to the kitchen): one request, and never an open order left behind by a failed
+    /// place. Ignored by the preview.
+    #[serde(default)]
+    pub place: bool,
 }
 
 /// A priced line with what it is.
