@@ -24,6 +24,7 @@ pub mod telemetry;
 pub mod tenants;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod transitions;
 pub mod users;
 
 pub use config::Config;
