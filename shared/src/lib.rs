@@ -14,6 +14,7 @@ pub mod events;
 pub mod function;
 pub mod http;
 pub mod inventory;
+pub mod kitchen;
 pub mod locations;
 pub mod mail;
 pub mod plans;

@@ -178,6 +178,7 @@ pub async fn place(
         };
         inventory::record(tx, actor.tenant, &sales, context, outbox).await?;
     }
+    crate::kitchen::tickets::create_tickets_for_order(tx, actor.tenant, id, outbox).await?;
     let view = set_status(tx, id, Status::Placed, None).await?;
     outbox
         .record(
@@ -268,6 +269,7 @@ pub async fn cancel(
             inventory::record(tx, actor.tenant, &returns, context, outbox).await?;
         }
     }
+    crate::kitchen::tickets::void_tickets_for_order(tx, id).await?;
     let view = set_status(tx, id, Status::Cancelled, Some(reason)).await?;
     outbox
         .record(
