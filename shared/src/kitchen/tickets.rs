@@ -314,29 +314,24 @@ pub async fn create_tickets_for_order(
     order_id: Uuid,
     outbox: &mut Outbox,
 ) -> Result<Vec<Uuid>, Error> {
+    // One round trip when the location has no stations (the common case of a shop).
     let order = tx
         .query_one(
-            "SELECT location_id, number, table_label, channel, note
-             FROM sales.orders WHERE id = $1",
+            "SELECT o.location_id, o.number, o.table_label, o.channel, o.note,
+                    EXISTS (SELECT 1 FROM kitchen.stations s
+                            WHERE s.location_id = o.location_id AND s.active) AS has_stations,
+                    (SELECT s.id FROM kitchen.stations s
+                     WHERE s.location_id = o.location_id AND s.active AND s.is_default)
+                        AS default_station
+             FROM sales.orders o WHERE o.id = $1",
             &[&order_id],
         )
         .await?;
-    let location: Uuid = order.try_get("location_id")?;
-    let stations = tx
-        .query(
-            "SELECT id, is_default FROM kitchen.stations WHERE location_id = $1 AND active",
-            &[&location],
-        )
-        .await?;
-    if stations.is_empty() {
+    if !order.try_get::<_, bool>("has_stations")? {
         return Ok(Vec::new());
     }
-    let mut default = None;
-    for row in &stations {
-        if row.try_get("is_default")? {
-            default = Some(row.try_get::<_, Uuid>("id")?);
-        }
-    }
+    let location: Uuid = order.try_get("location_id")?;
+    let default: Option<Uuid> = order.try_get("default_station")?;
     let lines_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&order_id];
     let route_params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&order_id, &location];
     let (line_rows, routes) = futures::try_join!(
