@@ -570,17 +570,20 @@ async fn tickets_move_through_the_kitchen_and_invalid_moves_are_409() {
         events(&platform, owner.tenant, "kitchen.ticket.ready").await,
         1
     );
-    let envelope: Value = platform
+    // Recorded with the move, published after its commit (before the response).
+    let row = platform
         .admin()
         .await
         .query_one(
-            "SELECT envelope FROM events.outbox WHERE tenant_id = $1
-             AND event_type = 'kitchen.ticket.ready'",
+            "SELECT envelope, published_at IS NOT NULL FROM events.outbox
+             WHERE tenant_id = $1 AND event_type = 'kitchen.ticket.ready'",
             &[&owner.tenant],
         )
         .await
-        .unwrap()
-        .get(0);
+        .unwrap();
+    let envelope: Value = row.get(0);
+    assert!(row.get::<_, bool>(1), "the ready event was not published");
+    assert_eq!(envelope["event_type"], "kitchen.ticket.ready");
     let payload = &envelope["payload"];
     assert_eq!(payload["ticket_id"], json!(ticket));
     assert_eq!(payload["order_id"], ready["order_id"]);
