@@ -14,6 +14,7 @@ pub mod events;
 pub mod function;
 pub mod http;
 pub mod inventory;
+pub mod kitchen;
 pub mod locations;
 pub mod mail;
 pub mod plans;
@@ -24,6 +25,7 @@ pub mod telemetry;
 pub mod tenants;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod transitions;
 pub mod users;
 
 pub use config::Config;

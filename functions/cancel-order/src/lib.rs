@@ -4,7 +4,8 @@
 //! Body: `reason` (1 to 500 characters), `restock` (default true: a placed order's sold stock
 //! goes back with `return` movements; false when it was consumed, e.g. the food was made).
 //! Answers 200 with the order (`status: cancelled`, `cancelled_at`, `cancel_reason`) and its
-//! `ETag`. Honours `Idempotency-Key`.
+//! `ETag`. Honours `Idempotency-Key`. The order's kitchen tickets that were not served are
+//! voided.
 //!
 //! Errors: 403 `permission_denied`; 404 `not_found`; 409 `invalid_transition` (with `status`
 //! and `next_states`), `order_has_payments` (refund first); 422 `invalid_reason`,

@@ -18,7 +18,8 @@
 //! `POST /v1/orders/{id}/place` (409 `insufficient_stock`, `order_empty`).
 //!
 //! Env: `DATABASE_URL`, `AUTH_JWKS`, `AUTH_ISSUER`, `AUTH_AUDIENCE`. Emits:
-//! `sales.order.created`; with `place`, `sales.order.placed` and `inventory.stock.low`.
+//! `sales.order.created`; with `place`, `sales.order.placed`, `kitchen.ticket.created` and
+//! `inventory.stock.low`.
 
 use axum::extract::State;
 use axum::http::{HeaderValue, Method, StatusCode, header};
@@ -29,6 +30,7 @@ use olympus::db;
 use olympus::events::Event;
 use olympus::events::Outbox;
 use olympus::events::catalog::StockLow;
+use olympus::events::kitchen::TicketCreated;
 use olympus::events::sales::{OrderCreated, OrderPlaced};
 use olympus::http::idempotency::IDEMPOTENT_REPLAYED;
 use olympus::http::versioning::etag;
@@ -48,7 +50,12 @@ pub fn function() -> Function {
             create_order,
             Idempotency::Required,
         )
-        .publishes(&[OrderCreated::TYPE, OrderPlaced::TYPE, StockLow::TYPE])
+        .publishes(&[
+            OrderCreated::TYPE,
+            OrderPlaced::TYPE,
+            StockLow::TYPE,
+            TicketCreated::TYPE,
+        ])
         .build()
 }
 

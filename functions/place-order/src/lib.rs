@@ -9,8 +9,12 @@
 //! the caller may not access); 409 `invalid_transition` (with `status` and `next_states`),
 //! `insufficient_stock` (with `shortages`; the order stays open), `order_empty`.
 //!
+//! Placing also creates the order's kitchen tickets, one per station of its location
+//! (`olympus::kitchen`; none when the location has no stations).
+//!
 //! Env: `DATABASE_URL`, `AUTH_JWKS`, `AUTH_ISSUER`, `AUTH_AUDIENCE`. Emits:
-//! `sales.order.placed`, `inventory.stock.low` (a variant crossing its reorder point).
+//! `sales.order.placed`, `inventory.stock.low` (a variant crossing its reorder point),
+//! `kitchen.ticket.created` (one per ticket).
 
 use axum::extract::State;
 use axum::http::Method;
@@ -18,6 +22,7 @@ use axum::response::Response;
 use olympus::auth::Principal;
 use olympus::db;
 use olympus::events::catalog::StockLow;
+use olympus::events::kitchen::TicketCreated;
 use olympus::events::sales::OrderPlaced;
 use olympus::events::{Event, Outbox};
 use olympus::http::{Idempotency, Path};
@@ -33,7 +38,7 @@ pub fn function() -> Function {
             place_order,
             Idempotency::Optional,
         )
-        .publishes(&[OrderPlaced::TYPE, StockLow::TYPE])
+        .publishes(&[OrderPlaced::TYPE, StockLow::TYPE, TicketCreated::TYPE])
         .build()
 }
 

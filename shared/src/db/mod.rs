@@ -197,6 +197,7 @@ pub const SCHEMAS: &[&str] = &[
     "catalog",
     "inventory",
     "sales",
+    "kitchen",
     "customer",
     "analytics",
     "events",

@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod dead_letter;
 pub mod envelope;
 pub mod identity;
+pub mod kitchen;
 pub mod outbox;
 pub mod publisher;
 pub mod push;

@@ -65,27 +65,22 @@ async fn lock(
     })
 }
 
-/// 409 `invalid_transition` unless `to` is a next state of `from`.
-pub fn check_transition(from: Status, to: Status) -> Result<(), Error> {
-    if from.next_states().contains(&to) {
-        return Ok(());
+impl crate::transitions::StateMachine for Status {
+    const RESOURCE: &'static str = "An order";
+
+    fn as_str(self) -> &'static str {
+        Status::as_str(self)
     }
-    let allowed: Vec<&str> = from.next_states().iter().map(|s| s.as_str()).collect();
-    Err(Error::conflict(
-        "invalid_transition",
-        format!(
-            "An order that is {} cannot become {}; it can become: {}.",
-            from.as_str(),
-            to.as_str(),
-            if allowed.is_empty() {
-                "nothing (it is final)".to_owned()
-            } else {
-                allowed.join(", ")
-            }
-        ),
-    )
-    .with_extension("status", from.as_str())
-    .with_extension("next_states", allowed))
+
+    fn next_states(self) -> &'static [Self] {
+        Status::next_states(self)
+    }
+}
+
+/// 409 `invalid_transition` unless `to` is a next state of `from` (with `status` and
+/// `next_states`; see [`crate::transitions`]).
+pub fn check_transition(from: Status, to: Status) -> Result<(), Error> {
+    crate::transitions::check(from, to)
 }
 
 /// The order's line count and the stock movements of `kind` of its tracked lines.
@@ -184,6 +179,7 @@ pub async fn place(
         };
         inventory::record(tx, actor.tenant, &sales, context, outbox).await?;
     }
+    crate::kitchen::tickets::create_tickets_for_order(tx, actor.tenant, id, outbox).await?;
     let view = set_status(tx, id, Status::Placed, None).await?;
     outbox
         .record(
@@ -280,6 +276,7 @@ pub async fn cancel(
         )
         .await?;
     }
+    crate::kitchen::tickets::void_tickets_for_order(tx, id).await?;
     let view = set_status(tx, id, Status::Cancelled, Some(reason)).await?;
     outbox
         .record(
