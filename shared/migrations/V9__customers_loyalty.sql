@@ -66,6 +66,9 @@ CREATE TABLE customer.order_stats (
     order_id     uuid NOT NULL,
     customer_id  uuid NOT NULL,
     amount_minor bigint NOT NULL,
+    -- Refunded so far (the order's cumulative figure, capped at amount_minor): lifetime spend
+    -- counts amount_minor - refunded_minor.
+    refunded_minor bigint NOT NULL DEFAULT 0 CHECK (refunded_minor BETWEEN 0 AND amount_minor),
     ordered_at   timestamptz NOT NULL,
     counted_at   timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (tenant_id, order_id),

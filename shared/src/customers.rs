@@ -16,7 +16,7 @@ use crate::catalog::patch::nullable;
 use crate::catalog::validate;
 use crate::db::Transaction;
 use crate::error::Error;
-use crate::events::sales::OrderPaid;
+use crate::events::sales::{OrderPaid, OrderRefunded};
 
 /// The permission to read customers.
 pub const READ: &str = "customers:read";
@@ -692,13 +692,63 @@ pub async fn record_paid_order(
     Ok(Some(customer))
 }
 
+/// Takes what an order's refunds gave back off its customer's lifetime spend (the order stays
+/// counted). Idempotent: the order's cumulative refunded amount is recorded on its stats row
+/// and only the increase is taken off, so redeliveries and out-of-order refunds add up to the
+/// total refunded, never more than the order counted. An order never counted (no customer, or
+/// its `sales.order.paid` not processed yet) changes nothing. Answers the customer changed.
+pub async fn record_refund(
+    tx: &Transaction<'_>,
+    event: &OrderRefunded,
+) -> Result<Option<Uuid>, Error> {
+    let Some(counted) = tx
+        .query_opt(
+            "SELECT customer_id FROM customer.order_stats WHERE order_id = $1",
+            &[&event.order_id],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    // The customer row first (as the paid handler and merges lock it), then the stats row.
+    let Some(customer) = lock_for_event(tx, counted.try_get(0)?).await? else {
+        return Ok(None);
+    };
+    let row = tx
+        .query_one(
+            "SELECT amount_minor, refunded_minor FROM customer.order_stats
+             WHERE order_id = $1 FOR UPDATE",
+            &[&event.order_id],
+        )
+        .await?;
+    let amount: i64 = row.try_get(0)?;
+    let before: i64 = row.try_get(1)?;
+    let after = event.order_refunded_minor.clamp(0, amount);
+    if after <= before {
+        return Ok(None);
+    }
+    tx.execute(
+        "UPDATE customer.order_stats SET refunded_minor = $2 WHERE order_id = $1",
+        &[&event.order_id, &after],
+    )
+    .await?;
+    tx.execute(
+        "UPDATE customer.customers SET lifetime_spend_minor = lifetime_spend_minor - $2
+         WHERE id = $1",
+        &[&customer, &(after - before)],
+    )
+    .await?;
+    Ok(Some(customer))
+}
+
 /// Recomputes customer `id`'s statistics from its counted orders.
 pub async fn recompute_stats(tx: &Transaction<'_>, id: Uuid) -> Result<(), Error> {
     tx.execute(
         "UPDATE customer.customers c
          SET order_count = s.n, lifetime_spend_minor = s.spend,
              first_order_at = s.first, last_order_at = s.last
-         FROM (SELECT count(*) AS n, COALESCE(sum(amount_minor), 0)::bigint AS spend,
+         FROM (SELECT count(*) AS n,
+                      COALESCE(sum(amount_minor - refunded_minor), 0)::bigint AS spend,
                       min(ordered_at) AS first, max(ordered_at) AS last
                FROM customer.order_stats WHERE customer_id = $1) s
          WHERE c.id = $1",

@@ -1,7 +1,8 @@
 //! Loyalty through the platform: the program API and its validation, accrual exactly once when
 //! the same `sales.order.paid` is delivered twice through the Pub/Sub emulator, the tier
-//! multiplier, proportional claw-back once per refund, the balance always equal to the ledger
-//! sum, redemption debits (and `insufficient_points`), point expiry, and the loyalty view.
+//! multiplier, proportional claw-back once per refund (and the refund off the customer's
+//! lifetime spend), the balance always equal to the ledger sum, redemption debits (and
+//! `insufficient_points`), point expiry, and the loyalty view.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -316,9 +317,16 @@ async fn refunds_claw_points_back_proportionally_and_once() {
     let order = support::order(&platform, &owner, &variant, 4, Some(ana_id)).await;
     let order_id = id(&order);
     support::publish(&platform, owner.tenant, &support::paid(&order)).await;
-    eventually(Duration::from_secs(30), "points earned", || async {
-        (entries(&platform, order_id, "earn").await == 1).then_some(())
-    })
+    eventually(
+        Duration::from_secs(30),
+        "points earned, order counted",
+        || async {
+            let count = get(&platform, token, &format!("/v1/customers/{ana_id}")).await["stats"]
+            ["order_count"]
+            .clone();
+            (entries(&platform, order_id, "earn").await == 1 && count == 1).then_some(())
+        },
+    )
     .await;
     assert_eq!(support::balance(&platform, ana_id).await, 40);
 
@@ -328,13 +336,26 @@ async fn refunds_claw_points_back_proportionally_and_once() {
     support::publish_envelope::<OrderRefunded>(&platform, &envelope).await;
     // Redelivered under a new envelope (the relay republishing): still once per refund id.
     support::publish(&platform, owner.tenant, &quarter).await;
-    eventually(Duration::from_secs(30), "the claw-back", || async {
-        (entries(&platform, order_id, "adjust").await == 1).then_some(())
-    })
+    eventually(
+        Duration::from_secs(30),
+        "the claw-back and the spend",
+        || async {
+            let spend = get(&platform, token, &format!("/v1/customers/{ana_id}")).await["stats"]
+            ["lifetime_spend_minor"]
+            .clone();
+            (entries(&platform, order_id, "adjust").await == 1 && spend == 4100 - 1025)
+                .then_some(())
+        },
+    )
     .await;
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(entries(&platform, order_id, "adjust").await, 1);
     assert_eq!(support::balance(&platform, ana_id).await, 30);
+    // The customer's lifetime spend lost the refund once too; the order still counts.
+    let customer_path = format!("/v1/customers/{ana_id}");
+    let stats = get(&platform, token, &customer_path).await["stats"].clone();
+    assert_eq!(stats["order_count"], 1);
+    assert_eq!(stats["lifetime_spend_minor"], 4100 - 1025);
     let (_, _, lifetime) = support::points(&platform, ana_id).await;
     assert_eq!(lifetime, 30);
 
@@ -342,7 +363,10 @@ async fn refunds_claw_points_back_proportionally_and_once() {
     let rest = support::refunded(&order, 4100 - 1025, 1025);
     support::publish(&platform, owner.tenant, &rest).await;
     eventually(Duration::from_secs(30), "the second claw-back", || async {
-        (entries(&platform, order_id, "adjust").await == 2).then_some(())
+        let spend = get(&platform, token, &format!("/v1/customers/{ana_id}")).await["stats"]
+            ["lifetime_spend_minor"]
+            .clone();
+        (entries(&platform, order_id, "adjust").await == 2 && spend == 0).then_some(())
     })
     .await;
     assert_eq!(support::balance(&platform, ana_id).await, 0);
@@ -363,6 +387,12 @@ async fn refunds_claw_points_back_proportionally_and_once() {
     assert_eq!(history[1]["points"], -10);
     assert_eq!(history[1]["kind"], "adjust");
     assert_eq!(support::balance(&platform, ana_id).await, 0);
+    let stats = get(&platform, token, &customer_path).await["stats"].clone();
+    assert_eq!(stats["order_count"], 1);
+    assert_eq!(
+        stats["lifetime_spend_minor"], 0,
+        "never below what the order counted"
+    );
     platform.stop().await;
 }
 
