@@ -6,6 +6,7 @@
 //! whatever a crash left behind. Consumers dedupe on (subscription, event id).
 
 pub mod catalog;
+pub mod customers;
 pub mod dead_letter;
 pub mod envelope;
 pub mod identity;

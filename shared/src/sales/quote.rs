@@ -253,6 +253,15 @@ pub async fn quote(
         .with_extension("field", "location_id"));
     }
     let currency: String = location.try_get("currency")?;
+    if let Some(customer) = draft.customer_id
+        && !crate::customers::is_live(tx, customer).await?
+    {
+        return Err(invalid(
+            "unknown_customer",
+            "customer_id",
+            format!("No customer {customer} (or it was merged into another)."),
+        ));
+    }
     let at = draft.created_at.unwrap_or(now);
     if at > now + chrono::Duration::minutes(MAX_CLOCK_AHEAD_MINUTES) {
         return Err(invalid(

@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    olympus::runtime::serve(on_order_paid_update_customer_stats::function())
+}

@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    olympus::runtime::serve(on_order_refunded_claw_back_loyalty::function())
+}
