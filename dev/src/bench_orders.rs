@@ -53,6 +53,9 @@ pub struct Args {
     /// Locations of the spread run (orders of connection c go to location c mod this); 1 skips it.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub locations: u32,
+    /// The functions' `DATABASE_POOL_SIZE` (default: the platform's default).
+    #[arg(long)]
+    pub pool_size: Option<usize>,
     /// `pgbench -i` scale factor of the ceiling runs.
     #[arg(long, default_value_t = 16)]
     pub pgbench_scale: u32,
@@ -127,7 +130,7 @@ pub async fn run(args: Args) -> Result<()> {
     services::migrate(&pg, DATABASE).await?;
 
     let keys = TestKeys::ed25519("bench-orders").map_err(|e| anyhow!("{e}"))?;
-    let env = HashMap::from([
+    let mut env = HashMap::from([
         ("AUTH_JWKS".to_owned(), tokens::jwks_json(&[&keys])),
         (
             "AUTH_SIGNING_KEY".to_owned(),
@@ -136,6 +139,9 @@ pub async fn run(args: Args) -> Result<()> {
         ("AUTH_SIGNING_KEY_ID".to_owned(), keys.kid().to_owned()),
         ("AUTH_SIGNING_ALG".to_owned(), "EdDSA".to_owned()),
     ]);
+    if let Some(size) = args.pool_size {
+        env.insert("DATABASE_POOL_SIZE".to_owned(), size.to_string());
+    }
     let platform = Box::pin(Platform::start(Options {
         database_url: pg.app_url(DATABASE),
         project: "olympus-bench".to_owned(),
