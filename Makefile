@@ -64,10 +64,12 @@ images:
 
 ## Start-up time, idle memory, binary size and /healthz throughput of one release function, then
 ## what authentication costs (token verification, added latency, argon2 logins), then catalog
-## reads (product by id, search) next to pgbench -S on the same cluster.
+## reads (product by id, search) next to pgbench -S on the same cluster, then taking orders
+## (POST /v1/orders, 3 lines with modifiers, placed) next to pgbench TPC-B-like at 16 and 64.
 bench:
 	$(MAKE) build FUNCTION=$(BENCH_FUNCTION)
 	$(CARGO) build --release --locked -p dev
 	./target/release/dev bench --function $(BENCH_FUNCTION) --binary target/release/$(BENCH_FUNCTION)
 	./target/release/dev bench-auth
 	./target/release/dev bench-catalog
+	./target/release/dev bench-orders

@@ -5,6 +5,7 @@
 pub mod bench;
 pub mod bench_auth;
 pub mod bench_catalog;
+pub mod bench_orders;
 pub mod load;
 pub mod pubsub;
 pub mod runner;

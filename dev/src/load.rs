@@ -1,6 +1,7 @@
 //! A closed-loop HTTP load driver for the benchmarks: N keep-alive HTTP/1.1 connections, each
-//! sending its next `GET` as soon as the previous answer is read, for a warm-up and then a
-//! counted window. Anything but a 200 is an error; latencies go to an HDR histogram.
+//! sending its next request (a `GET` by default; a `POST` with a JSON body and per-request
+//! headers where the [`Requests`] say so) as soon as the previous answer is read, for a warm-up
+//! and then a counted window. Anything but a 2xx is an error; latencies go to an HDR histogram.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, anyhow, bail};
 use bytes::Bytes;
 use hdrhistogram::Histogram;
-use http_body_util::{BodyExt as _, Empty};
+use http_body_util::{BodyExt as _, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use serde::Serialize;
@@ -52,10 +53,28 @@ pub struct Outcome {
     pub latency: Latency,
 }
 
-/// The path and headers of the `n`th request of a connection.
+/// The `n`th request of a connection: method, path, headers and body.
 pub trait Requests: Send + Sync + 'static {
     fn path(&self, connection: u32, n: u64) -> String;
+    /// Headers of every request.
     fn headers(&self) -> &[(http::HeaderName, http::HeaderValue)];
+    /// The method of every request (default `GET`).
+    fn method(&self) -> http::Method {
+        http::Method::GET
+    }
+    /// The body of the `n`th request (default none); sent as `application/json`.
+    fn body(&self, _connection: u32, _n: u64) -> Option<Bytes> {
+        None
+    }
+    /// Headers of the `n`th request only, after [`Requests::headers`] (e.g. a fresh
+    /// `Idempotency-Key`).
+    fn extra_headers(
+        &self,
+        _connection: u32,
+        _n: u64,
+    ) -> Vec<(http::HeaderName, http::HeaderValue)> {
+        Vec::new()
+    }
 }
 
 /// Runs the plan: every connection loops over `requests` until the window ends.
@@ -144,15 +163,26 @@ async fn connection_loop(
         let Some(live) = open.as_mut() else {
             continue;
         };
+        let method = requests.method();
         let path = requests.path(connection, n);
+        let request = build_request(
+            port,
+            &method,
+            &path,
+            requests.headers(),
+            requests.extra_headers(connection, n),
+            requests.body(connection, n),
+        );
         n += 1;
         let sent = Instant::now();
-        let outcome =
-            tokio::time::timeout(REQUEST_TIMEOUT, live.get(port, &path, requests.headers())).await;
+        let outcome = match request {
+            Ok(request) => tokio::time::timeout(REQUEST_TIMEOUT, live.send(request)).await,
+            Err(e) => Ok(Err(e)),
+        };
         let done = Instant::now();
         let counted = done >= start && done < end;
         match outcome {
-            Ok(Ok((status, _))) if status == http::StatusCode::OK => {
+            Ok(Ok((status, _))) if status.is_success() => {
                 if counted {
                     let us = u64::try_from((done - sent).as_micros()).unwrap_or(u64::MAX);
                     stats.histogram.saturating_record(us);
@@ -161,14 +191,14 @@ async fn connection_loop(
             failure => {
                 let error = match failure {
                     Ok(Ok((status, body))) => format!(
-                        "GET {path}: {status}: {}",
+                        "{method} {path}: {status}: {}",
                         String::from_utf8_lossy(&body)
                             .chars()
                             .take(300)
                             .collect::<String>()
                     ),
-                    Ok(Err(e)) => format!("GET {path}: {e:#}"),
-                    Err(_) => format!("GET {path}: no answer within 5 s"),
+                    Ok(Err(e)) => format!("{method} {path}: {e:#}"),
+                    Err(_) => format!("{method} {path}: no answer within 5 s"),
                 };
                 stats.failed(counted, error);
                 if let Some(broken) = open.take() {
@@ -195,7 +225,7 @@ impl Stats {
 }
 
 struct Connection {
-    sender: SendRequest<Empty<Bytes>>,
+    sender: SendRequest<Full<Bytes>>,
     driver: JoinHandle<()>,
 }
 
@@ -211,18 +241,10 @@ impl Connection {
         Ok(Self { sender, driver })
     }
 
-    async fn get(
+    async fn send(
         &mut self,
-        port: u16,
-        path: &str,
-        headers: &[(http::HeaderName, http::HeaderValue)],
+        request: http::Request<Full<Bytes>>,
     ) -> Result<(http::StatusCode, Bytes)> {
-        let mut request = http::Request::get(path)
-            .header(http::header::HOST, format!("127.0.0.1:{port}"))
-            .body(Empty::<Bytes>::new())?;
-        for (name, value) in headers {
-            request.headers_mut().insert(name.clone(), value.clone());
-        }
         self.sender.ready().await?;
         let response = self.sender.send_request(request).await?;
         let status = response.status();
@@ -234,6 +256,29 @@ impl Connection {
         drop(self.sender);
         let _ = tokio::time::timeout(Duration::from_secs(1), self.driver).await;
     }
+}
+
+/// The request, built before the clock starts.
+fn build_request(
+    port: u16,
+    method: &http::Method,
+    path: &str,
+    headers: &[(http::HeaderName, http::HeaderValue)],
+    extra: Vec<(http::HeaderName, http::HeaderValue)>,
+    body: Option<Bytes>,
+) -> Result<http::Request<Full<Bytes>>> {
+    let mut builder = http::Request::builder()
+        .method(method.clone())
+        .uri(path)
+        .header(http::header::HOST, format!("127.0.0.1:{port}"));
+    if body.is_some() {
+        builder = builder.header(http::header::CONTENT_TYPE, "application/json");
+    }
+    let mut request = builder.body(Full::new(body.unwrap_or_default()))?;
+    for (name, value) in headers.iter().cloned().chain(extra) {
+        request.headers_mut().insert(name, value);
+    }
+    Ok(request)
 }
 
 fn new_histogram() -> Result<Histogram<u64>> {

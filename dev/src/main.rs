@@ -57,6 +57,8 @@ enum Command {
     BenchAuth(dev::bench_auth::Args),
     /// Measure catalog reads (product by id, search) next to `pgbench -S` on the same cluster.
     BenchCatalog(dev::bench_catalog::Args),
+    /// Measure taking orders (POST /v1/orders, placed) next to `pgbench` on the same cluster.
+    BenchOrders(dev::bench_orders::Args),
 }
 
 fn main() -> ExitCode {
@@ -91,6 +93,9 @@ async fn run(command: Command) -> Result<ExitCode> {
         Command::Bench(args) => dev::bench::run(args).await.map(|()| ExitCode::SUCCESS),
         Command::BenchAuth(args) => dev::bench_auth::run(args).await.map(|()| ExitCode::SUCCESS),
         Command::BenchCatalog(args) => Box::pin(dev::bench_catalog::run(args))
+            .await
+            .map(|()| ExitCode::SUCCESS),
+        Command::BenchOrders(args) => Box::pin(dev::bench_orders::run(args))
             .await
             .map(|()| ExitCode::SUCCESS),
     }
