@@ -984,6 +984,44 @@ pub async fn history(
     rows.iter().map(Entry::from_row).collect()
 }
 
+/// Gives back the points redeemed on order `order` (it was cancelled, so its rewards were never
+/// enjoyed): one `adjust` entry per redemption. Called once per order, by the cancellation,
+/// which the order's state machine allows only once.
+pub async fn return_redeemed_points(
+    tx: &Transaction<'_>,
+    tenant: Uuid,
+    order: Uuid,
+) -> Result<(), Error> {
+    let redeemed = tx
+        .query(
+            "SELECT customer_id, points, reward_id FROM customer.loyalty_ledger
+             WHERE order_id = $1 AND kind = 'redeem' ORDER BY id",
+            &[&order],
+        )
+        .await?;
+    for row in &redeemed {
+        let points: i64 = row.try_get("points")?;
+        let reward: Option<String> = row.try_get("reward_id")?;
+        post(
+            tx,
+            tenant,
+            &NewEntry {
+                customer_id: row.try_get("customer_id")?,
+                kind: Kind::Adjust,
+                points: -points,
+                lifetime_delta: 0,
+                order_id: Some(order),
+                refund_id: None,
+                reward_id: reward.as_deref(),
+                reason: Some("order cancelled: redeemed points returned"),
+                expires_at: None,
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -50,7 +50,7 @@ async fn update_order(
         principal.tenant_id,
         id,
         &visible,
-        expected,
+        Some(expected),
         patch,
         Utc::now(),
     )

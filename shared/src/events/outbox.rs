@@ -106,19 +106,44 @@ pub async fn publish_after_commit(state: &AppState, envelopes: Vec<Envelope>) {
     if published.is_empty() {
         return;
     }
-    let marked = async {
-        let client = state.db()?.get().await?;
-        client
-            .execute(
-                "UPDATE events.outbox SET published_at = now()
-                 WHERE event_id = ANY($1) AND published_at IS NULL",
-                &[&published],
-            )
-            .await?;
-        Ok::<_, Error>(())
+    // The caller usually still holds its own pooled connection (its transaction just
+    // committed). Waiting for a second one here would deadlock a saturated pool: every request
+    // holding one connection and waiting for another. So the marking takes a connection only
+    // if one is free right now, and otherwise runs once the request has let its own go.
+    let Ok(pool) = state.db() else {
+        return;
     };
-    if let Err(error) = marked.await {
-        // The events are out; the relay will publish them again and consumers dedupe.
+    let now = deadpool_postgres::Timeouts {
+        wait: Some(std::time::Duration::ZERO),
+        ..pool.timeouts()
+    };
+    match pool.timeout_get(&now).await {
+        Ok(client) => mark_published(&client, &published).await,
+        Err(_) => {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                match pool.get().await {
+                    Ok(client) => mark_published(&client, &published).await,
+                    Err(error) => {
+                        tracing::warn!(%error, "could not mark outbox rows published");
+                    }
+                }
+            });
+        }
+    }
+}
+
+/// Stamps `published_at` on the outbox rows of `events`; a failure only means the relay will
+/// publish them again (consumers dedupe).
+async fn mark_published(client: &deadpool_postgres::Client, events: &[uuid::Uuid]) {
+    if let Err(error) = client
+        .execute(
+            "UPDATE events.outbox SET published_at = now()
+             WHERE event_id = ANY($1) AND published_at IS NULL",
+            &[&events],
+        )
+        .await
+    {
         tracing::warn!(%error, "could not mark outbox rows published");
     }
 }

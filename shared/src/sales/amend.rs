@@ -130,13 +130,14 @@ fn draft_of(order: &OrderView, patch: OrderPatch) -> Result<OrderDraft, Error> {
     })
 }
 
-/// Applies `patch` to open order `id` at version `expected`; answers the order as it now is.
+/// Applies `patch` to open order `id` at version `expected` (any version when `None`: the
+/// caller changes the order relative to what it is now); answers the order as it now is.
 pub async fn amend(
     tx: &Transaction<'_>,
     tenant: Uuid,
     id: Uuid,
     visible: &(dyn Fn(Uuid) -> bool + Sync),
-    expected: i32,
+    expected: Option<i32>,
     patch: OrderPatch,
     now: DateTime<Utc>,
 ) -> Result<OrderView, Error> {
@@ -159,7 +160,9 @@ pub async fn amend(
         )
         .with_extension("status", order.status.as_str()));
     }
-    if order.version != expected {
+    if let Some(expected) = expected
+        && order.version != expected
+    {
         return Err(version_mismatch("order", expected, order.version));
     }
     let reprices = patch.reprices();
@@ -213,4 +216,41 @@ pub async fn amend(
     )
     .await?;
     orders::load(tx, id).await?.ok_or_else(orders::not_found)
+}
+
+/// Adds `discount` to open order `id` of `customer` (the order takes the customer when it has
+/// none) and re-prices it: how a loyalty reward becomes an order discount. 409
+/// `order_customer_mismatch` when the order is another customer's.
+pub async fn add_discount(
+    tx: &Transaction<'_>,
+    tenant: Uuid,
+    id: Uuid,
+    visible: &(dyn Fn(Uuid) -> bool + Sync),
+    customer: Uuid,
+    discount: Discount,
+    now: DateTime<Utc>,
+) -> Result<OrderView, Error> {
+    tx.execute(
+        "SELECT 1 FROM sales.orders WHERE id = $1 FOR UPDATE",
+        &[&id],
+    )
+    .await?;
+    let order = orders::load(tx, id)
+        .await?
+        .filter(|order| visible(order.location_id))
+        .ok_or_else(orders::not_found)?;
+    if order.customer_id.is_some_and(|other| other != customer) {
+        return Err(Error::conflict(
+            "order_customer_mismatch",
+            "The order belongs to another customer.",
+        ));
+    }
+    let mut discounts = discounts_of(order.discounts.clone())?;
+    discounts.push(discount);
+    let patch = OrderPatch {
+        discounts: Some(discounts),
+        customer_id: Some(Some(customer)),
+        ..OrderPatch::default()
+    };
+    amend(tx, tenant, id, visible, None, patch, now).await
 }

@@ -277,6 +277,7 @@ pub async fn cancel(
         .await?;
     }
     crate::kitchen::tickets::void_tickets_for_order(tx, id).await?;
+    crate::loyalty::return_redeemed_points(tx, actor.tenant, id).await?;
     let view = set_status(tx, id, Status::Cancelled, Some(reason)).await?;
     outbox
         .record(
