@@ -579,53 +579,24 @@ impl PgBench {
             "-l",
             "--log-prefix",
         ];
-        let output = Command::new(&self.path)
-            .args(self.common())
-            .args(args)
-            .arg(log_dir.join("tx"))
-            .arg(PGBENCH_DATABASE)
-            .output()
-            .context("cannot run pgbench")?;
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        if !output.status.success() {
-            bail!(
-                "pgbench failed: {}{stdout}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        let tps = stdout
-            .lines()
-            .find_map(|line| {
-                line.strip_prefix("tps = ")
-                    .and_then(|rest| rest.split_whitespace().next())
-                    .and_then(|n| n.parse::<f64>().ok())
-            })
-            .with_context(|| format!("no tps in pgbench's output: {stdout}"))?;
-        let mut latencies: Vec<u64> = Vec::new();
-        for entry in std::fs::read_dir(&log_dir)? {
-            let text = std::fs::read_to_string(entry?.path())?;
-            // client_id transaction_no time_us script_no time_epoch time_us
-            latencies.extend(
-                text.lines()
-                    .filter_map(|line| line.split_whitespace().nth(2)?.parse::<u64>().ok()),
-            );
-        }
-        latencies.sort_unstable();
-        let at = |q: f64| {
-            let index = ((latencies.len() as f64 - 1.0) * q).round() as usize;
-            latencies
-                .get(index)
-                .map_or(0.0, |us| round3(*us as f64 / 1000.0))
-        };
+        let figures = load::pgbench_figures(
+            Command::new(&self.path)
+                .args(self.common())
+                .args(args)
+                .arg(log_dir.join("tx"))
+                .arg(PGBENCH_DATABASE),
+            &log_dir,
+            "pgbench",
+        )?;
         Ok(Ceiling {
             command: format!(
                 "pgbench -n -c {clients} -j 2 -T {seconds} (TPC-B-like, scale {}, TCP 127.0.0.1)",
                 self.scale
             ),
             clients,
-            transactions_per_second: round3(tps),
-            p50_ms: at(0.50),
-            p99_ms: at(0.99),
+            transactions_per_second: figures.transactions_per_second,
+            p50_ms: figures.p50_ms,
+            p99_ms: figures.p99_ms,
         })
     }
 }

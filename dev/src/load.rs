@@ -298,3 +298,61 @@ pub fn seconds(flag: &str, value: f64) -> Result<Duration> {
 pub fn round3(value: f64) -> f64 {
     (value * 1000.0).round() / 1000.0
 }
+
+/// What a `pgbench` run measured: transactions/s from its summary, p50/p99 from its
+/// per-transaction log.
+#[derive(Debug, Clone, Copy)]
+pub struct PgbenchFigures {
+    pub transactions_per_second: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+}
+
+/// Runs `command` (a `pgbench` invocation logging each transaction under `log_dir`) and reads
+/// its figures; `what` names it in errors.
+pub fn pgbench_figures(
+    command: &mut std::process::Command,
+    log_dir: &std::path::Path,
+    what: &str,
+) -> Result<PgbenchFigures> {
+    use anyhow::Context as _;
+    let output = command
+        .output()
+        .with_context(|| format!("cannot run {what}"))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        bail!(
+            "{what} failed: {}{stdout}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let tps = stdout
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("tps = ")
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|n| n.parse::<f64>().ok())
+        })
+        .with_context(|| format!("no tps in pgbench's output: {stdout}"))?;
+    let mut latencies: Vec<u64> = Vec::new();
+    for entry in std::fs::read_dir(log_dir)? {
+        let text = std::fs::read_to_string(entry?.path())?;
+        // client_id transaction_no time_us script_no time_epoch time_us
+        latencies.extend(
+            text.lines()
+                .filter_map(|line| line.split_whitespace().nth(2)?.parse::<u64>().ok()),
+        );
+    }
+    latencies.sort_unstable();
+    let at = |q: f64| {
+        let index = ((latencies.len() as f64 - 1.0) * q).round() as usize;
+        latencies
+            .get(index)
+            .map_or(0.0, |us| round3(*us as f64 / 1000.0))
+    };
+    Ok(PgbenchFigures {
+        transactions_per_second: round3(tps),
+        p50_ms: at(0.50),
+        p99_ms: at(0.99),
+    })
+}
