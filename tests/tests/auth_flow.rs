@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::{Account, PASSWORD, TestPlatform, account, post_login, problem, user};
 use serde_json::{Value, json};

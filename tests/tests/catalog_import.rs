@@ -7,7 +7,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::{TestPlatform, audit_count, problem, sign_up};
 use serde_json::{Value, json};

@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::{TestPlatform, audit_count, problem, sign_up, sign_up_with, signup_body};
 use serde_json::{Value, json};

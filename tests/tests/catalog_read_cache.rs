@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::{TestPlatform, problem, sign_up};
 use olympus::catalog::cache::{Outcome, ProductCache};

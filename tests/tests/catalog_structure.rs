@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::{Owner, TestPlatform, audit_count, problem, sign_up};
 use olympus::testing::tokens;

@@ -7,9 +7,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-#[path = "support/shop.rs"]
-mod support;
+use crate::common;
+use crate::support;
 
 use std::time::Duration;
 

@@ -7,7 +7,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::{Owner, TestPlatform, problem, sign_up};
 use olympus::testing::tokens;

@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::sales::{events, json_of, on_hand, open_order, post, stocked};
 use common::{Owner, TestPlatform, problem, sign_up};

@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use common::{PASSWORD, TestPlatform, post_sign_up, problem, signed_up, signup_body};
 use serde_json::{Value, json};
