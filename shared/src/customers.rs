@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::catalog::patch::nullable;
 use crate::catalog::validate;
+use crate::db::Prepared as _;
 use crate::db::Transaction;
 use crate::error::Error;
 use crate::events::sales::{OrderPaid, OrderRefunded};
@@ -100,7 +101,7 @@ pub fn phone(value: &str, country: Option<&str>) -> Result<String, Error> {
 /// `settings.country`, else the one country all its locations' addresses name.
 pub async fn tenant_country(tx: &Transaction<'_>) -> Result<Option<String>, Error> {
     let row = tx
-        .query_one(
+        .query_one_cached(
             "SELECT COALESCE(
                  (SELECT NULLIF(upper(settings->>'country'), '') FROM platform.tenants),
                  (SELECT min(upper(address->>'country')) FROM platform.locations
@@ -448,7 +449,7 @@ pub async fn load_live(tx: &Transaction<'_>, id: Uuid, lock: bool) -> Result<Cus
 /// Whether `id` is a live (not merged) customer of the transaction's tenant.
 pub async fn is_live(tx: &Transaction<'_>, id: Uuid) -> Result<bool, Error> {
     Ok(tx
-        .query_opt(
+        .query_opt_cached(
             "SELECT 1 FROM customer.customers WHERE id = $1 AND merged_into IS NULL",
             &[&id],
         )
@@ -461,7 +462,7 @@ pub async fn is_live(tx: &Transaction<'_>, id: Uuid) -> Result<bool, Error> {
 /// such customer. Lock order is the named row first, so a merge in flight is waited for.
 pub async fn lock_for_event(tx: &Transaction<'_>, id: Uuid) -> Result<Option<Uuid>, Error> {
     let Some(row) = tx
-        .query_opt(
+        .query_opt_cached(
             "SELECT merged_into FROM customer.customers WHERE id = $1 FOR UPDATE",
             &[&id],
         )
@@ -473,7 +474,7 @@ pub async fn lock_for_event(tx: &Transaction<'_>, id: Uuid) -> Result<Option<Uui
     match survivor {
         None => Ok(Some(id)),
         Some(survivor) => Ok(tx
-            .query_opt(
+            .query_opt_cached(
                 "SELECT id FROM customer.customers WHERE id = $1 AND merged_into IS NULL
                  FOR UPDATE",
                 &[&survivor],
@@ -662,7 +663,7 @@ pub async fn record_paid_order(
         return Ok(None);
     };
     let inserted = tx
-        .execute(
+        .execute_cached(
             "INSERT INTO customer.order_stats
                     (tenant_id, order_id, customer_id, amount_minor, ordered_at)
              VALUES ($1, $2, $3, $4, $5)
@@ -679,7 +680,7 @@ pub async fn record_paid_order(
     if inserted == 0 {
         return Ok(None);
     }
-    tx.execute(
+    tx.execute_cached(
         "UPDATE customer.customers
          SET order_count = order_count + 1,
              lifetime_spend_minor = lifetime_spend_minor + $2,
@@ -702,7 +703,7 @@ pub async fn record_refund(
     event: &OrderRefunded,
 ) -> Result<Option<Uuid>, Error> {
     let Some(counted) = tx
-        .query_opt(
+        .query_opt_cached(
             "SELECT customer_id FROM customer.order_stats WHERE order_id = $1",
             &[&event.order_id],
         )
@@ -715,7 +716,7 @@ pub async fn record_refund(
         return Ok(None);
     };
     let row = tx
-        .query_one(
+        .query_one_cached(
             "SELECT amount_minor, refunded_minor FROM customer.order_stats
              WHERE order_id = $1 FOR UPDATE",
             &[&event.order_id],
@@ -727,12 +728,12 @@ pub async fn record_refund(
     if after <= before {
         return Ok(None);
     }
-    tx.execute(
+    tx.execute_cached(
         "UPDATE customer.order_stats SET refunded_minor = $2 WHERE order_id = $1",
         &[&event.order_id, &after],
     )
     .await?;
-    tx.execute(
+    tx.execute_cached(
         "UPDATE customer.customers SET lifetime_spend_minor = lifetime_spend_minor - $2
          WHERE id = $1",
         &[&customer, &(after - before)],
@@ -743,7 +744,7 @@ pub async fn record_refund(
 
 /// Recomputes customer `id`'s statistics from its counted orders.
 pub async fn recompute_stats(tx: &Transaction<'_>, id: Uuid) -> Result<(), Error> {
-    tx.execute(
+    tx.execute_cached(
         "UPDATE customer.customers c
          SET order_count = s.n, lifetime_spend_minor = s.spend,
              first_order_at = s.first, last_order_at = s.last
@@ -808,18 +809,18 @@ pub async fn merge(
     let (keep, dup) = if a.id == survivor { (a, b) } else { (b, a) };
 
     let orders_moved = tx
-        .execute(
+        .execute_cached(
             "UPDATE sales.orders SET customer_id = $1 WHERE customer_id = $2",
             &[&survivor, &duplicate],
         )
         .await?;
-    tx.execute(
+    tx.execute_cached(
         "UPDATE customer.order_stats SET customer_id = $1 WHERE customer_id = $2",
         &[&survivor, &duplicate],
     )
     .await?;
     let ledger_entries_moved = crate::loyalty::move_ledger(tx, survivor, duplicate).await?;
-    tx.execute(
+    tx.execute_cached(
         "UPDATE customer.customers
          SET merged_into = $1, merged_at = now(), version = version + 1, updated_at = now()
          WHERE id = $2 OR merged_into = $2",

@@ -9,7 +9,9 @@
 //! `next_states`, `payment_status`), `Location` and `ETag`. A replay of the same
 //! `Idempotency-Key` replays the answer; a `client_order_id` the tenant already used answers
 //! that order (200, `Idempotent-Replayed: true`) — an offline till's retry days later creates
-//! no duplicate. Client prices are ignored. With `"place": true` the order is placed in the
+//! no duplicate. Numbers are taken before the order's transaction (see
+//! `olympus::sales::orders::allot`), so an order that fails leaves a gap in the day's
+//! numbers. Client prices are ignored. With `"place": true` the order is placed in the
 //! same transaction (stock sold; on `insufficient_stock` nothing is created).
 //!
 //! Errors: 400 `idempotency_key_required`; 403 `permission_denied`, `location_denied`; 409
@@ -37,8 +39,8 @@ use olympus::http::versioning::etag;
 use olympus::http::{Idempotency, Json};
 use olympus::inventory::api;
 use olympus::sales::lifecycle::{self, actor};
-use olympus::sales::orders::{self, Created, OrderView, WRITE};
-use olympus::sales::quote::{OrderDraft, quote};
+use olympus::sales::orders::{self, Allotment, Created, OrderView, WRITE};
+use olympus::sales::quote::{self, OrderDraft};
 use olympus::{AppState, Error, Function};
 use uuid::Uuid;
 
@@ -67,19 +69,26 @@ async fn create_order(
     principal.require(WRITE)?;
     principal.require_location(draft.location_id)?;
     let tenant = principal.tenant_id;
+    let now = Utc::now();
+    let at = quote::check(&draft, now)?;
     let mut conn = state.db()?.get().await?;
+    let client_order_id = draft.client_order_id.as_deref();
+    let allotted =
+        match orders::allot(&conn, tenant, draft.location_id, client_order_id, at).await? {
+            Allotment::Replay(id) => {
+                let tx = db::tenant_tx(&mut conn, tenant).await?;
+                return replay(&tx, id).await;
+            }
+            Allotment::Number(allotted) => allotted,
+        };
     let tx = db::tenant_tx(&mut conn, tenant).await?;
-    if let Some(key) = &draft.client_order_id
-        && let Some(id) = orders::by_client_order_id(&tx, key).await?
-    {
-        return replay(&tx, id).await;
-    }
-    let quote = quote(&tx, &draft, Utc::now()).await?;
-    let order = match orders::create(&tx, tenant, api::actor(&principal), &draft, &quote).await? {
+    let quote = quote::quote(&tx, &draft, now).await?;
+    let created_by = api::actor(&principal);
+    let order = match orders::create(&tx, tenant, created_by, &draft, &quote, &allotted).await? {
         Created::New(order) => *order,
         Created::Existing(id) => {
-            // Another request with this client_order_id committed first: give its number back
-            // (roll back) and answer its order.
+            // Another request with this client_order_id committed first: answer its order
+            // (the number allotted to this one stays unused).
             tx.rollback().await?;
             let tx = db::tenant_tx(&mut conn, tenant).await?;
             return replay(&tx, id).await;

@@ -17,6 +17,7 @@ use super::Principal;
 use super::session::random_secret;
 use crate::audit::Actor;
 use crate::db;
+use crate::db::Prepared as _;
 use crate::error::Error;
 use crate::state::AppState;
 
@@ -123,7 +124,7 @@ pub async fn authenticate(state: &AppState, key: &str) -> Result<Principal, Erro
     let mut conn = state.db()?.get().await?;
     // The directory holds prefix -> tenant only and is outside RLS by design.
     let tenant: Uuid = conn
-        .query_opt(
+        .query_opt_cached(
             "SELECT tenant_id FROM auth.api_key_directory WHERE prefix = $1",
             &[&prefix],
         )
@@ -132,7 +133,7 @@ pub async fn authenticate(state: &AppState, key: &str) -> Result<Principal, Erro
         .ok_or_else(invalid_api_key)?;
     let tx = db::tenant_tx(&mut conn, tenant).await?;
     let row = tx
-        .query_opt(
+        .query_opt_cached(
             "SELECT id, secret_hash, scopes, location_ids,
                     revoked_at IS NOT NULL OR coalesce(expires_at <= now(), false) AS unusable
              FROM auth.api_keys WHERE prefix = $1",
@@ -148,7 +149,7 @@ pub async fn authenticate(state: &AppState, key: &str) -> Result<Principal, Erro
     }
     let id: Uuid = row.get("id");
     // At most one write per key and minute, however busy the key is.
-    tx.execute(
+    tx.execute_cached(
         "UPDATE auth.api_keys SET last_used_at = now()
          WHERE id = $1
            AND (last_used_at IS NULL OR last_used_at < now() - make_interval(secs => $2))",

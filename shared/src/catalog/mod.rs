@@ -23,6 +23,7 @@ use serde_json::Value;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
+use crate::db::Prepared as _;
 use crate::db::Transaction;
 use crate::error::Error;
 
@@ -408,7 +409,7 @@ pub async fn load_modifier_groups(
     ids: &[Uuid],
 ) -> Result<Vec<ModifierGroupView>, Error> {
     let rows = tx
-        .query(
+        .query_cached(
             &format!(
                 "SELECT {MODIFIER_GROUP_COLUMNS} FROM catalog.modifier_groups m
                  WHERE m.id = ANY($1)"

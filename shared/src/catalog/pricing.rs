@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::modifiers::{self, ChosenModifier, Pick};
 use super::{TAX_RATE_COLUMNS, TaxRateView, load_modifier_groups};
+use crate::db::Prepared as _;
 use crate::db::Transaction;
 use crate::error::Error;
 
@@ -47,7 +48,7 @@ pub async fn resolve_item(
     at: DateTime<Utc>,
 ) -> Result<ResolvedItem, Error> {
     let row = tx
-        .query_opt(
+        .query_opt_cached(
             "SELECT v.id, v.product_id, v.name AS variant_name, v.sku, v.price_minor,
                     v.cost_minor, v.track_inventory, p.name AS product_name, p.category_id,
                     p.tax_category, o.price_minor AS location_price, o.hidden, o.sold_out_until,
@@ -131,7 +132,7 @@ pub async fn tax_rates(
     tax_category: &str,
 ) -> Result<Vec<TaxRateView>, Error> {
     let rows = tx
-        .query(
+        .query_cached(
             &format!(
                 "SELECT {TAX_RATE_COLUMNS} FROM catalog.tax_rates
                  WHERE tax_category = $2 AND archived_at IS NULL

@@ -111,6 +111,27 @@ pub async fn tenant_read(
     tenant: Uuid,
     queries: &[(&str, Params<'_>)],
 ) -> Result<Vec<Vec<tokio_postgres::Row>>, Error> {
+    pipelined(client, "BEGIN READ ONLY", tenant, queries).await
+}
+
+/// Runs `queries` (writes that need nothing read in between) for `tenant` as one transaction
+/// in one round trip, as [`tenant_read`] does for reads. `begin` may carry `SET LOCAL`s
+/// (e.g. `synchronous_commit`). A failed statement rolls everything back and is the error.
+pub async fn tenant_batch(
+    client: &Client,
+    begin: &'static str,
+    tenant: Uuid,
+    queries: &[(&str, Params<'_>)],
+) -> Result<Vec<Vec<tokio_postgres::Row>>, Error> {
+    pipelined(client, begin, tenant, queries).await
+}
+
+async fn pipelined(
+    client: &Client,
+    begin: &str,
+    tenant: Uuid,
+    queries: &[(&str, Params<'_>)],
+) -> Result<Vec<Vec<tokio_postgres::Row>>, Error> {
     let scope = client.prepare_cached(SET_TENANT).await?;
     let mut statements = Vec::with_capacity(queries.len());
     for (sql, _) in queries {
@@ -118,20 +139,99 @@ pub async fn tenant_read(
     }
     let tenant = tenant.to_string();
     let scope_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&tenant];
-    let reads = futures::future::try_join_all(
+    let work = futures::future::join_all(
         statements
             .iter()
             .zip(queries)
             .map(|(statement, (_, params))| client.query(statement, params)),
     );
-    let ((), _, rows, ()) = futures::try_join!(
-        client.batch_execute("BEGIN READ ONLY"),
+    let (begun, scoped, rows, committed) = futures::join!(
+        client.batch_execute(begin),
         client.execute(&scope, &scope_params),
-        reads,
+        work,
         client.batch_execute("COMMIT"),
-    )?;
+    );
+    // The first failure is the cause; what follows it only reports the aborted transaction.
+    begun?;
+    scoped?;
+    let rows = rows.into_iter().collect::<Result<Vec<_>, _>>()?;
+    committed?;
     Ok(rows)
 }
+
+/// Queries by SQL text whose statement is prepared once per pooled connection and reused.
+///
+/// A bare `tx.query("...")` makes tokio-postgres parse, plan and describe the statement on the
+/// server and wait for that answer before it can execute: two round trips and a parse per
+/// call. On the paths a till hits for every order that was most of the database time. Only
+/// for SQL whose text is fixed (constants, `format!` of constants): each distinct text stays
+/// cached on the connection for its life.
+pub trait Prepared {
+    fn query_cached(
+        &self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> impl std::future::Future<Output = Result<Vec<tokio_postgres::Row>, Error>> + Send;
+
+    fn query_one_cached(
+        &self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> impl std::future::Future<Output = Result<tokio_postgres::Row, Error>> + Send;
+
+    fn query_opt_cached(
+        &self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> impl std::future::Future<Output = Result<Option<tokio_postgres::Row>, Error>> + Send;
+
+    fn execute_cached(
+        &self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> impl std::future::Future<Output = Result<u64, Error>> + Send;
+}
+
+macro_rules! impl_prepared {
+    ($ty:ty) => {
+        impl Prepared for $ty {
+            async fn query_cached(
+                &self,
+                sql: &str,
+                params: Params<'_>,
+            ) -> Result<Vec<tokio_postgres::Row>, Error> {
+                let statement = self.prepare_cached(sql).await?;
+                Ok(self.query(&statement, params).await?)
+            }
+
+            async fn query_one_cached(
+                &self,
+                sql: &str,
+                params: Params<'_>,
+            ) -> Result<tokio_postgres::Row, Error> {
+                let statement = self.prepare_cached(sql).await?;
+                Ok(self.query_one(&statement, params).await?)
+            }
+
+            async fn query_opt_cached(
+                &self,
+                sql: &str,
+                params: Params<'_>,
+            ) -> Result<Option<tokio_postgres::Row>, Error> {
+                let statement = self.prepare_cached(sql).await?;
+                Ok(self.query_opt(&statement, params).await?)
+            }
+
+            async fn execute_cached(&self, sql: &str, params: Params<'_>) -> Result<u64, Error> {
+                let statement = self.prepare_cached(sql).await?;
+                Ok(self.execute(&statement, params).await?)
+            }
+        }
+    };
+}
+
+impl_prepared!(Transaction<'_>);
+impl_prepared!(Client);
 
 /// Takes a connection from the pool and runs `work` in a tenant transaction, committing on
 /// success. For handlers that need no more control than that.

@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use super::envelope::{Envelope, Event};
 use super::publisher::{OutgoingMessage, Publisher};
+use crate::db::Prepared as _;
 use crate::db::{Pool, Transaction};
 use crate::error::Error;
 use crate::state::AppState;
@@ -48,7 +49,7 @@ impl Outbox {
         envelope: Envelope,
     ) -> Result<(), Error> {
         let json = serde_json::to_value(&envelope).map_err(Error::internal)?;
-        tx.execute(
+        tx.execute_cached(
             "INSERT INTO events.outbox (event_id, tenant_id, event_type, envelope)
              VALUES ($1, $2, $3, $4)",
             &[
@@ -137,7 +138,7 @@ pub async fn publish_after_commit(state: &AppState, envelopes: Vec<Envelope>) {
 /// publish them again (consumers dedupe).
 async fn mark_published(client: &deadpool_postgres::Client, events: &[uuid::Uuid]) {
     if let Err(error) = client
-        .execute(
+        .execute_cached(
             "UPDATE events.outbox SET published_at = now()
              WHERE event_id = ANY($1) AND published_at IS NULL",
             &[&events],
@@ -176,7 +177,7 @@ pub async fn relay_pending(
     loop {
         let tx = client.transaction().await?;
         let rows = tx
-            .query(
+            .query_cached(
                 "SELECT seq, event_type, envelope FROM events.outbox
                  WHERE published_at IS NULL
                    AND created_at <= now() - make_interval(secs => $1)
@@ -221,7 +222,7 @@ pub async fn relay_pending(
                 Err(error) => {
                     report.failed += 1;
                     tracing::warn!(seq, %error, "relay could not publish outbox row");
-                    tx.execute(
+                    tx.execute_cached(
                         "UPDATE events.outbox SET attempts = attempts + 1, last_error = $2
                          WHERE seq = $1",
                         &[&seq, &error],
@@ -230,7 +231,7 @@ pub async fn relay_pending(
                 }
             }
         }
-        tx.execute(
+        tx.execute_cached(
             "UPDATE events.outbox SET published_at = now(), attempts = attempts + 1,
                     last_error = NULL
              WHERE seq = ANY($1)",

@@ -17,10 +17,12 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 use sha2::{Digest, Sha256};
+use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use crate::auth::Principal;
 use crate::auth::api_keys::principal_from_request;
+use crate::db::Prepared as _;
 use crate::db::{self, PUBLIC_TENANT};
 use crate::error::Error;
 use crate::state::AppState;
@@ -191,22 +193,29 @@ async fn claim(
     fingerprint: &[u8],
 ) -> Result<Claim, Error> {
     let mut client = state.db()?.get().await?;
-    let tx = db::tenant_tx(&mut client, tenant).await?;
-    let inserted = tx
-        .execute(
+    // The common case (a new key) is one round trip; only a key seen before needs the
+    // locking read below.
+    let fresh: [&(dyn ToSql + Sync); 5] = [&tenant, &scope, &key, &fingerprint, &LOCK_SECONDS];
+    let inserted = db::tenant_batch(
+        &client,
+        "BEGIN",
+        tenant,
+        &[(
             "INSERT INTO platform.idempotency_keys
                  (tenant_id, scope, key, request_hash, state, locked_until)
              VALUES ($1, $2, $3, $4, 'running', now() + make_interval(secs => $5))
-             ON CONFLICT (tenant_id, scope, key) DO NOTHING",
-            &[&tenant, &scope, &key, &fingerprint, &LOCK_SECONDS],
-        )
-        .await?;
-    if inserted == 1 {
-        tx.commit().await?;
+             ON CONFLICT (tenant_id, scope, key) DO NOTHING
+             RETURNING 1",
+            &fresh,
+        )],
+    )
+    .await?;
+    if inserted.first().is_some_and(|rows| !rows.is_empty()) {
         return Ok(Claim::Proceed);
     }
+    let tx = db::tenant_tx(&mut client, tenant).await?;
     let row = tx
-        .query_one(
+        .query_one_cached(
             "SELECT request_hash, state, locked_until > now() AS locked, expires_at <= now() AS expired,
                     response_status, response_headers, response_body
              FROM platform.idempotency_keys
@@ -222,7 +231,7 @@ async fn claim(
     if expired || (record_state == "running" && locked != Some(true) && stored_hash == fingerprint)
     {
         // An expired key is a new key; a running record whose lock lapsed is a crashed attempt.
-        tx.execute(
+        tx.execute_cached(
             "UPDATE platform.idempotency_keys
              SET request_hash = $4, state = 'running',
                  locked_until = now() + make_interval(secs => $5),
@@ -299,39 +308,42 @@ async fn complete(
         })
         .collect();
     let status = i16::try_from(status.as_u16()).unwrap_or(500);
-    let mut client = state.db()?.get().await?;
-    let tx = db::tenant_tx(&mut client, tenant).await?;
-    tx.execute(
-        "UPDATE platform.idempotency_keys
-         SET state = 'completed', locked_until = NULL,
-             response_status = $4, response_headers = $5, response_body = $6
-         WHERE tenant_id = $1 AND scope = $2 AND key = $3",
-        &[
-            &tenant,
-            &scope,
-            &key,
-            &status,
-            &serde_json::Value::Object(stored),
-            &body.as_ref(),
-        ],
+    let client = state.db()?.get().await?;
+    let stored = serde_json::Value::Object(stored);
+    let body = body.as_ref();
+    let params: [&(dyn ToSql + Sync); 6] = [&tenant, &scope, &key, &status, &stored, &body];
+    db::tenant_batch(
+        &client,
+        "BEGIN",
+        tenant,
+        &[(
+            "UPDATE platform.idempotency_keys
+             SET state = 'completed', locked_until = NULL,
+                 response_status = $4, response_headers = $5, response_body = $6
+             WHERE tenant_id = $1 AND scope = $2 AND key = $3",
+            &params,
+        )],
     )
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 
 /// Forgets a claim whose outcome is not final, so the client can retry with the same key.
 async fn release(state: &AppState, tenant: Uuid, scope: &str, key: &str) {
     let result = async {
-        let mut client = state.db()?.get().await?;
-        let tx = db::tenant_tx(&mut client, tenant).await?;
-        tx.execute(
-            "DELETE FROM platform.idempotency_keys
-             WHERE tenant_id = $1 AND scope = $2 AND key = $3 AND state = 'running'",
-            &[&tenant, &scope, &key],
+        let client = state.db()?.get().await?;
+        let params: [&(dyn ToSql + Sync); 3] = [&tenant, &scope, &key];
+        db::tenant_batch(
+            &client,
+            "BEGIN",
+            tenant,
+            &[(
+                "DELETE FROM platform.idempotency_keys
+                 WHERE tenant_id = $1 AND scope = $2 AND key = $3 AND state = 'running'",
+                &params,
+            )],
         )
         .await?;
-        tx.commit().await?;
         Ok::<_, Error>(())
     }
     .await;

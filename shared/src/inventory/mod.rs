@@ -28,6 +28,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::db::Prepared as _;
 use crate::db::Transaction;
 use crate::error::Error;
 use crate::events::Outbox;
@@ -203,7 +204,7 @@ pub async fn record(
     // variants only), or it would keep counting until it expires.
     if let Some(reservation) = context.consumes {
         let consumed = tx
-            .execute(
+            .execute_cached(
                 "UPDATE inventory.reservations SET status = 'consumed', closed_at = now()
                  WHERE reservation_id = $1 AND status = 'active'",
                 &[&reservation],
@@ -270,7 +271,7 @@ pub async fn record(
     // The one conditional statement: a selling pair that would end below its live holds (and
     // is not allowed to go negative) is left out, and the call fails.
     let updated = tx
-        .query(
+        .query_cached(
             "UPDATE inventory.stock s
              SET on_hand = s.on_hand + d.delta,
                  below_reorder = (s.reorder_point IS NOT NULL
@@ -346,7 +347,7 @@ pub async fn record_counts(
         } else {
             // Movements dated after the count still apply on top of it.
             let later: i64 = tx
-                .query_one(
+                .query_one_cached(
                     "SELECT COALESCE(sum(quantity), 0)::int8 FROM inventory.movements
                      WHERE tenant_id = $1 AND variant_id = $2 AND location_id = $3
                        AND kind <> 'count' AND occurred_at > $4",
@@ -380,7 +381,7 @@ pub async fn record_counts(
     let on_hand: Vec<i64> = pairs.iter().map(|p| levels[p].on_hand).collect();
     let counted_at: Vec<Option<DateTime<Utc>>> =
         pairs.iter().map(|p| levels[p].last_count_at).collect();
-    tx.execute(
+    tx.execute_cached(
         "UPDATE inventory.stock s
          SET on_hand = d.on_hand, last_count_at = d.counted_at,
              below_reorder = (s.reorder_point IS NOT NULL AND d.on_hand <= s.reorder_point),
@@ -418,11 +419,11 @@ async fn check_references(
     let variant_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&variant_ids];
     let location_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&location_ids];
     let (variants, locations) = futures::try_join!(
-        tx.query(
+        tx.query_cached(
             "SELECT id, track_inventory FROM catalog.variants WHERE id = ANY($1)",
             &variant_params,
         ),
-        tx.query(
+        tx.query_cached(
             "SELECT id FROM platform.locations WHERE id = ANY($1)",
             &location_params,
         ),
@@ -468,7 +469,7 @@ async fn lock(
     pairs.dedup();
     let variant_ids: Vec<Uuid> = pairs.iter().map(|p| p.0).collect();
     let location_ids: Vec<Uuid> = pairs.iter().map(|p| p.1).collect();
-    tx.execute(
+    tx.execute_cached(
         "INSERT INTO inventory.stock (tenant_id, variant_id, location_id)
          SELECT $1, v, l FROM unnest($2::uuid[], $3::uuid[]) AS t(v, l)
          ON CONFLICT DO NOTHING",
@@ -476,7 +477,7 @@ async fn lock(
     )
     .await?;
     let rows = tx
-        .query(
+        .query_cached(
             "SELECT s.variant_id, s.location_id, s.on_hand, s.reorder_point, s.reorder_quantity,
                     s.below_reorder, s.last_count_at
              FROM inventory.stock s
@@ -514,7 +515,7 @@ async fn shortage(
     let mut shortages = Vec::new();
     for pair in short {
         let reserved: i64 = tx
-            .query_one(
+            .query_one_cached(
                 "SELECT COALESCE(sum(quantity), 0)::int8 FROM inventory.reservations
                  WHERE variant_id = $1 AND location_id = $2 AND status = 'active'
                    AND expires_at > now()",
@@ -579,7 +580,7 @@ async fn insert_rows(
     let reference_ids: Vec<Option<&str>> = (0..recorded.len())
         .map(|i| references.get(i).copied().flatten().map(|r| r.id.as_str()))
         .collect();
-    tx.execute(
+    tx.execute_cached(
         "INSERT INTO inventory.movements
              (id, tenant_id, variant_id, location_id, kind, quantity, delta, on_hand_after,
               reason, actor_user_id, occurred_at, reference_type, reference_id)
@@ -685,7 +686,7 @@ pub async fn reserve(
     let quantities: Vec<i64> = summed.values().copied().collect();
     let checked: Vec<bool> = variant_ids.iter().map(|v| !untracked.contains(v)).collect();
     let short = tx
-        .query(
+        .query_cached(
             "SELECT s.variant_id FROM inventory.stock s
              JOIN unnest($3::uuid[], $4::int8[], $5::bool[]) AS d(variant_id, quantity, checked)
                ON d.variant_id = s.variant_id
@@ -713,7 +714,7 @@ pub async fn reserve(
         return Err(shortage(tx, &short, &levels, &after).await?);
     }
     let id = Uuid::now_v7();
-    tx.execute(
+    tx.execute_cached(
         "INSERT INTO inventory.reservations
              (reservation_id, tenant_id, variant_id, location_id, quantity, reference, expires_at)
          SELECT $1, $2, v, $3, q, $4, $5 FROM unnest($6::uuid[], $7::int8[]) AS t(v, q)",
@@ -748,7 +749,7 @@ pub async fn reserve(
 /// already released one changes nothing).
 pub async fn release(tx: &Transaction<'_>, reservation_id: Uuid) -> Result<bool, Error> {
     let released = tx
-        .execute(
+        .execute_cached(
             "UPDATE inventory.reservations SET status = 'released', closed_at = now()
              WHERE reservation_id = $1 AND status = 'active'",
             &[&reservation_id],
@@ -814,7 +815,7 @@ pub async fn level(
     location_id: Uuid,
 ) -> Result<LevelView, Error> {
     check_references(tx, std::iter::once((variant_id, location_id))).await?;
-    tx.execute(
+    tx.execute_cached(
         "INSERT INTO inventory.stock (tenant_id, variant_id, location_id) VALUES ($1, $2, $3)
          ON CONFLICT DO NOTHING",
         &[&tenant, &variant_id, &location_id],

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::db::Prepared as _;
 use crate::db::Transaction;
 use crate::error::Error;
 use crate::events::Outbox;
@@ -199,7 +200,7 @@ async fn with_items(
         .map(|row| row.try_get("id"))
         .collect::<Result<_, _>>()?;
     let item_rows = tx
-        .query(
+        .query_cached(
             "SELECT ticket_id, id, order_line_id, position, product_name, variant_name, quantity,
                     modifiers, note
              FROM kitchen.ticket_items WHERE ticket_id = ANY($1) ORDER BY ticket_id, position",
@@ -302,7 +303,7 @@ struct Line {
 }
 
 /// Creates the kitchen tickets of order `order_id` (called by
-/// [`crate::sales::lifecycle::place`] in the placing transaction, after the stock is sold):
+/// [`crate::sales::lifecycle::place`] in the placing transaction, before the stock is sold):
 /// the order's lines are grouped by station — the active station that cooks the line's
 /// category or its nearest mapped ancestor, else the location's active default station — and
 /// each station gets one `pending` ticket with the order's number, table, channel and note.
@@ -316,7 +317,7 @@ pub async fn create_tickets_for_order(
 ) -> Result<Vec<Uuid>, Error> {
     // One round trip when the location has no stations (the common case of a shop).
     let order = tx
-        .query_one(
+        .query_one_cached(
             "SELECT o.location_id, o.number, o.table_label, o.channel, o.note,
                     EXISTS (SELECT 1 FROM kitchen.stations s
                             WHERE s.location_id = o.location_id AND s.active) AS has_stations,
@@ -335,14 +336,14 @@ pub async fn create_tickets_for_order(
     let lines_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&order_id];
     let route_params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&order_id, &location];
     let (line_rows, routes) = futures::try_join!(
-        tx.query(
+        tx.query_cached(
             "SELECT id, product_name, variant_name, quantity, modifiers, note
              FROM sales.order_lines WHERE order_id = $1 ORDER BY position",
             &lines_params,
         ),
         // Each line's category, then its ancestors, nearest first; the nearest one an active
         // station at the location cooks decides.
-        tx.query(
+        tx.query_cached(
             "WITH RECURSIVE up AS (
                  SELECT l.id AS line_id, c.id AS category_id, c.parent_id, 0 AS depth
                  FROM sales.order_lines l JOIN catalog.categories c ON c.id = l.category_id
@@ -405,7 +406,7 @@ pub async fn create_tickets_for_order(
     for (station, lines) in tickets.into_values() {
         let id = Uuid::now_v7();
         let created_at: DateTime<Utc> = tx
-            .query_one(
+            .query_one_cached(
                 "INSERT INTO kitchen.tickets
                         (id, tenant_id, location_id, station_id, order_id, order_number,
                          table_label, channel, order_note)
@@ -466,14 +467,13 @@ pub async fn create_tickets_for_order(
 /// Voids the tickets of order `order_id` that were not served or voided yet (called by
 /// [`crate::sales::lifecycle::cancel`] in the cancelling transaction); returns how many.
 pub async fn void_tickets_for_order(tx: &Transaction<'_>, order_id: Uuid) -> Result<u64, Error> {
-    Ok(tx
-        .execute(
-            "UPDATE kitchen.tickets
-             SET status = 'voided', voided_at = now(), version = version + 1, updated_at = now()
-             WHERE order_id = $1 AND status IN ('pending', 'preparing', 'ready')",
-            &[&order_id],
-        )
-        .await?)
+    tx.execute_cached(
+        "UPDATE kitchen.tickets
+         SET status = 'voided', voided_at = now(), version = version + 1, updated_at = now()
+         WHERE order_id = $1 AND status IN ('pending', 'preparing', 'ready')",
+        &[&order_id],
+    )
+    .await
 }
 
 /// Moves the ticket `id` to `to` (409 `invalid_transition` with `status` and `next_states`
@@ -488,7 +488,7 @@ pub async fn transition(
     outbox: &mut Outbox,
 ) -> Result<TicketView, Error> {
     let row = tx
-        .query_opt(
+        .query_opt_cached(
             "SELECT location_id, status FROM kitchen.tickets WHERE id = $1 FOR UPDATE",
             &[&id],
         )
@@ -499,7 +499,7 @@ pub async fn transition(
     }
     let from = Status::parse(row.try_get("status")?)?;
     transitions::check(from, to)?;
-    tx.execute(
+    tx.execute_cached(
         "UPDATE kitchen.tickets
          SET status = $2, version = version + 1, updated_at = now(),
              started_at = CASE WHEN $2 = 'preparing' THEN now() ELSE started_at END,

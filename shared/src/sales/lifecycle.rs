@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::orders::{self, OrderView, Status};
+use crate::db::Prepared as _;
 use crate::db::Transaction;
 use crate::error::Error;
 use crate::events::Outbox;
@@ -45,7 +46,7 @@ async fn lock(
     visible: &(dyn Fn(Uuid) -> bool + Sync),
 ) -> Result<Locked, Error> {
     let row = tx
-        .query_opt(
+        .query_opt_cached(
             "SELECT location_id, status, ordered_at, paid_minor, refunded_minor
              FROM sales.orders WHERE id = $1 FOR UPDATE",
             &[&id],
@@ -93,7 +94,7 @@ async fn movements(
     reason: Option<&str>,
 ) -> Result<(usize, Vec<Movement>), Error> {
     let rows = tx
-        .query(
+        .query_cached(
             // Stock a refund already returned is not returned again.
             "SELECT variant_id, quantity - restocked_quantity AS quantity, track_inventory
              FROM sales.order_lines WHERE order_id = $1 ORDER BY position",
@@ -132,7 +133,7 @@ async fn set_status(
     to: Status,
     reason: Option<&str>,
 ) -> Result<OrderView, Error> {
-    tx.execute(
+    tx.execute_cached(
         "UPDATE sales.orders SET status = $2, version = version + 1, updated_at = now(),
                 placed_at = CASE WHEN $2 = 'placed' THEN now() ELSE placed_at END,
                 completed_at = CASE WHEN $2 = 'completed' THEN now() ELSE completed_at END,
@@ -172,13 +173,6 @@ pub async fn place(
             "The order has no lines; add lines before placing it.",
         ));
     }
-    if !sales.is_empty() {
-        let context = Context {
-            actor: actor.user,
-            consumes: None,
-        };
-        inventory::record(tx, actor.tenant, &sales, context, outbox).await?;
-    }
     crate::kitchen::tickets::create_tickets_for_order(tx, actor.tenant, id, outbox).await?;
     let view = set_status(tx, id, Status::Placed, None).await?;
     outbox
@@ -194,6 +188,15 @@ pub async fn place(
             },
         )
         .await?;
+    // Stock last: its rows are shared by every order at the location that sells the same
+    // items, and their locks last until commit. A shortage still undoes all of the above.
+    if !sales.is_empty() {
+        let context = Context {
+            actor: actor.user,
+            consumes: None,
+        };
+        inventory::record(tx, actor.tenant, &sales, context, outbox).await?;
+    }
     Ok(view)
 }
 
@@ -269,7 +272,7 @@ pub async fn cancel(
             };
             inventory::record(tx, actor.tenant, &returns, context, outbox).await?;
         }
-        tx.execute(
+        tx.execute_cached(
             "UPDATE sales.order_lines SET restocked_quantity = quantity
              WHERE order_id = $1 AND track_inventory",
             &[&id],

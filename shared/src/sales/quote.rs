@@ -14,6 +14,7 @@ use super::pricing::{self, Adjustment, Discount, LineInput, OrderInput, PricedLi
 use crate::catalog::TaxRateView;
 use crate::catalog::modifiers::{ChosenModifier, Pick};
 use crate::catalog::pricing::{ResolvedItem, resolve_item, tax_rates};
+use crate::db::Prepared as _;
 use crate::db::Transaction;
 use crate::error::Error;
 
@@ -224,44 +225,10 @@ fn on_line(error: Error, index: usize) -> Error {
     }
 }
 
-/// Prices `draft` at its location as of its `created_at` (or `now`), inside `tx` (the tenant's
-/// transaction: RLS scopes every read).
-pub async fn quote(
-    tx: &Transaction<'_>,
-    draft: &OrderDraft,
-    now: DateTime<Utc>,
-) -> Result<Quote, Error> {
+/// The checks of `draft` that need no database (shape, bounds, a `created_at` not ahead of
+/// the server); answers the time the order is priced and dated at.
+pub fn check(draft: &OrderDraft, now: DateTime<Utc>) -> Result<DateTime<Utc>, Error> {
     check_draft(draft)?;
-    let location = tx
-        .query_opt(
-            "SELECT currency, active FROM platform.locations WHERE id = $1",
-            &[&draft.location_id],
-        )
-        .await?
-        .ok_or_else(|| {
-            Error::unprocessable(
-                "unknown_location",
-                format!("No location {}.", draft.location_id),
-            )
-            .with_extension("field", "location_id")
-        })?;
-    if !location.try_get::<_, bool>("active")? {
-        return Err(Error::unprocessable(
-            "location_inactive",
-            format!("Location {} is not active.", draft.location_id),
-        )
-        .with_extension("field", "location_id"));
-    }
-    let currency: String = location.try_get("currency")?;
-    if let Some(customer) = draft.customer_id
-        && !crate::customers::is_live(tx, customer).await?
-    {
-        return Err(invalid(
-            "unknown_customer",
-            "customer_id",
-            format!("No customer {customer} (or it was merged into another)."),
-        ));
-    }
     let at = draft.created_at.unwrap_or(now);
     if at > now + chrono::Duration::minutes(MAX_CLOCK_AHEAD_MINUTES) {
         return Err(invalid(
@@ -272,32 +239,96 @@ pub async fn quote(
             ),
         ));
     }
-    let mut items: Vec<ResolvedItem> = Vec::with_capacity(draft.lines.len());
-    let mut rates_by_category: HashMap<String, Vec<Rate>> = HashMap::new();
-    let mut lines = Vec::with_capacity(draft.lines.len());
-    for (i, line) in draft.lines.iter().enumerate() {
-        let item = resolve_item(tx, draft.location_id, line.variant_id, &line.modifiers, at)
-            .await
-            .map_err(|error| on_line(error, i))?;
-        if !rates_by_category.contains_key(&item.tax_category) {
-            let rates = tax_rates(tx, draft.location_id, &item.tax_category)
-                .await?
-                .into_iter()
-                .map(rate)
-                .collect();
-            rates_by_category.insert(item.tax_category.clone(), rates);
+    Ok(at)
+}
+
+/// Prices `draft` at its location as of its `created_at` (or `now`), inside `tx` (the tenant's
+/// transaction: RLS scopes every read).
+pub async fn quote(
+    tx: &Transaction<'_>,
+    draft: &OrderDraft,
+    now: DateTime<Utc>,
+) -> Result<Quote, Error> {
+    let at = check(draft, now)?;
+    // The reads are independent, so they are sent together: tokio-postgres pipelines the
+    // queries polled at once on one connection, and a 3-line order waits for three round
+    // trips (location and lines, their modifiers, the tax rates) instead of ten.
+    let location_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&draft.location_id];
+    let location = tx.query_opt_cached(
+        "SELECT currency, active FROM platform.locations WHERE id = $1",
+        &location_params,
+    );
+    let customer = async {
+        match draft.customer_id {
+            Some(customer) => crate::customers::is_live(tx, customer).await.map(Some),
+            None => Ok(None),
         }
-        lines.push(LineInput {
+    };
+    let items = futures::future::join_all(
+        draft
+            .lines
+            .iter()
+            .map(|line| resolve_item(tx, draft.location_id, line.variant_id, &line.modifiers, at)),
+    );
+    let (location, customer, items) = futures::join!(location, customer, items);
+    let location = location?.ok_or_else(|| {
+        Error::unprocessable(
+            "unknown_location",
+            format!("No location {}.", draft.location_id),
+        )
+        .with_extension("field", "location_id")
+    })?;
+    if !location.try_get::<_, bool>("active")? {
+        return Err(Error::unprocessable(
+            "location_inactive",
+            format!("Location {} is not active.", draft.location_id),
+        )
+        .with_extension("field", "location_id"));
+    }
+    let currency: String = location.try_get("currency")?;
+    if let (Some(customer), Some(false)) = (draft.customer_id, customer?) {
+        return Err(invalid(
+            "unknown_customer",
+            "customer_id",
+            format!("No customer {customer} (or it was merged into another)."),
+        ));
+    }
+    // The first bad line (by position) is the one reported, whichever answer came first.
+    let items: Vec<ResolvedItem> = items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| item.map_err(|error| on_line(error, i)))
+        .collect::<Result<_, Error>>()?;
+    let mut categories: Vec<&str> = items
+        .iter()
+        .map(|item| item.tax_category.as_str())
+        .collect();
+    categories.sort_unstable();
+    categories.dedup();
+    let rates = futures::future::try_join_all(
+        categories
+            .iter()
+            .map(|category| tax_rates(tx, draft.location_id, category)),
+    )
+    .await?;
+    let rates_by_category: HashMap<&str, Vec<Rate>> = categories
+        .into_iter()
+        .zip(rates)
+        .map(|(category, views)| (category, views.into_iter().map(rate).collect()))
+        .collect();
+    let lines = items
+        .iter()
+        .zip(&draft.lines)
+        .map(|(item, line)| LineInput {
             unit_price_minor: item.unit_price_minor,
             quantity: line.quantity,
             discounts: line.discounts.clone(),
             rates: rates_by_category
-                .get(&item.tax_category)
+                .get(item.tax_category.as_str())
                 .cloned()
                 .unwrap_or_default(),
-        });
-        items.push(item);
-    }
+        })
+        .collect();
     let priced = pricing::price(&OrderInput {
         lines,
         discounts: draft.discounts.clone(),
