@@ -4,6 +4,7 @@
 //! its `main` calls [`runtime::serve`]. The dev runner mounts every spec in one process; the
 //! topology generator turns the same specs into Terraform input.
 
+pub mod analytics;
 pub mod audit;
 pub mod auth;
 pub mod catalog;

@@ -1,9 +1,9 @@
 //! Locations (shops, restaurants, venues) as the location endpoints show them, and the
-//! validation of their free-form fields: `address` and `tax_settings` (bounded JSON objects)
-//! and `business_hours` (days to open/close pairs). Names, time zones and currencies are
-//! checked by [`crate::tenants::validate`].
+//! validation of their free-form fields: `address` and `tax_settings` (bounded JSON objects),
+//! `business_hours` (days to open/close pairs) and `day_cutoff` (when the business day starts).
+//! Names, time zones and currencies are checked by [`crate::tenants::validate`].
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveTime, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -12,7 +12,7 @@ use crate::error::Error;
 use crate::tenants::validate;
 
 /// The columns [`LocationView::from_row`] reads, in `SELECT`/`RETURNING` form.
-pub const COLUMNS: &str = "id, name, time_zone, currency, address, business_hours, \
+pub const COLUMNS: &str = "id, name, time_zone, day_cutoff, currency, address, business_hours, \
                            tax_settings, active, version, created_at, updated_at";
 
 /// A location as the API shows it.
@@ -21,6 +21,9 @@ pub struct LocationView {
     pub id: Uuid,
     pub name: String,
     pub time_zone: String,
+    /// Local time the business day starts (`HH:MM`, 00:00 to 11:59): orders before it belong
+    /// to the previous day (see [`crate::sales::orders::business_date`]).
+    pub day_cutoff: String,
     pub currency: String,
     pub address: Value,
     pub business_hours: Value,
@@ -38,6 +41,7 @@ impl LocationView {
             id: row.try_get("id")?,
             name: row.try_get("name")?,
             time_zone: row.try_get("time_zone")?,
+            day_cutoff: format_cutoff(row.try_get("day_cutoff")?),
             currency: row.try_get("currency")?,
             address: row.try_get("address")?,
             business_hours: row.try_get("business_hours")?,
@@ -90,6 +94,29 @@ pub fn object(field: &'static str, value: Value) -> Result<Value, Error> {
         ));
     }
     Ok(value)
+}
+
+/// The latest day cutoff (exclusive): a business day must start before local noon, so that
+/// most of it lies on its own calendar date.
+pub const MAX_DAY_CUTOFF_MINUTES: u32 = 12 * 60;
+
+/// Validates a `day_cutoff`: `HH:MM` from 00:00 to 11:59, else 422 `invalid_day_cutoff`.
+pub fn day_cutoff(value: &str) -> Result<NaiveTime, Error> {
+    minutes(value)
+        .filter(|m| *m < MAX_DAY_CUTOFF_MINUTES)
+        .and_then(|m| NaiveTime::from_hms_opt(m / 60, m % 60, 0))
+        .ok_or_else(|| {
+            invalid(
+                "invalid_day_cutoff",
+                "day_cutoff",
+                "`day_cutoff` must be a local time \"HH:MM\" from 00:00 to 11:59.",
+            )
+        })
+}
+
+/// A day cutoff as the API shows it (`04:00`).
+pub fn format_cutoff(cutoff: NaiveTime) -> String {
+    cutoff.format("%H:%M").to_string()
 }
 
 /// The days `business_hours` may name.
@@ -238,6 +265,22 @@ mod tests {
                 Some("invalid_business_hours"),
                 "{bad}"
             );
+        }
+    }
+
+    #[test]
+    fn day_cutoffs_are_morning_times() {
+        let at = |h, m| NaiveTime::from_hms_opt(h, m, 0).unwrap();
+        assert_eq!(day_cutoff("00:00").unwrap(), at(0, 0));
+        assert_eq!(day_cutoff("04:00").unwrap(), at(4, 0));
+        assert_eq!(day_cutoff("11:59").unwrap(), at(11, 59));
+        assert_eq!(format_cutoff(at(4, 30)), "04:30");
+        for bad in [
+            "12:00", "23:00", "24:00", "4:00", "04:60", "04", "", "04:00:00", "-1:00", "ab:cd",
+        ] {
+            let err = day_cutoff(bad).unwrap_err();
+            assert_eq!(err.code(), "invalid_day_cutoff", "{bad}");
+            assert_eq!(err.problem().extensions["field"], "day_cutoff");
         }
     }
 

@@ -1,13 +1,16 @@
 //! `create-location` — `POST /v1/locations`: adds a location (shop, restaurant, venue) to the
 //! caller's tenant (needs `locations:write`).
 //!
-//! Body: `name` (required), `time_zone` (IANA; default the tenant's), `currency` (ISO 4217;
+//! Body: `name` (required), `time_zone` (IANA; default the tenant's), `day_cutoff` (local
+//! `HH:MM` the business day starts, 00:00 to 11:59; default 00:00: a bar open past midnight
+//! sets 04:00 so its 01:30 orders belong to the evening's business day), `currency` (ISO 4217;
 //! default the tenant's), `address` (object), `business_hours` (object: day → list of
 //! `["HH:MM", "HH:MM"]` open/close pairs, days `mon`..`sun`, open before close, no overlaps),
 //! `tax_settings` (object). Answers 201 with the location, `Location: /v1/locations/{id}` and
 //! `ETag: "1"`. A tenant at its plan's number of active locations gets 403 `plan_limit`;
-//! invalid fields are 422 `invalid_name`, `invalid_time_zone`, `invalid_currency`,
-//! `invalid_address`, `invalid_business_hours`, `invalid_tax_settings` (with `field`).
+//! invalid fields are 422 `invalid_name`, `invalid_time_zone`, `invalid_day_cutoff`,
+//! `invalid_currency`, `invalid_address`, `invalid_business_hours`, `invalid_tax_settings`
+//! (with `field`).
 //! Honours `Idempotency-Key`. Audit: `platform.location.created`.
 //!
 //! Env: `DATABASE_URL`, `AUTH_JWKS`, `AUTH_ISSUER`, `AUTH_AUDIENCE`. Emits: nothing.
@@ -15,12 +18,13 @@
 use axum::extract::State;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use chrono::NaiveTime;
 use olympus::audit::{self, AuditEvent};
 use olympus::auth::Principal;
 use olympus::db;
 use olympus::http::versioning::etag;
 use olympus::http::{ClientInfo, Idempotency, Json};
-use olympus::locations::{COLUMNS, business_hours, object, or_empty};
+use olympus::locations::{COLUMNS, business_hours, day_cutoff, object, or_empty};
 use olympus::plans::{self, Resource};
 use olympus::tenants::validate;
 use olympus::{AppState, Error, Function};
@@ -51,6 +55,8 @@ struct CreateLocation {
     #[serde(default)]
     time_zone: Option<String>,
     #[serde(default)]
+    day_cutoff: Option<String>,
+    #[serde(default)]
     currency: Option<String>,
     #[serde(default)]
     address: Option<Value>,
@@ -65,6 +71,7 @@ struct CreateLocation {
 struct NewLocation {
     name: String,
     time_zone: Option<String>,
+    day_cutoff: NaiveTime,
     currency: Option<String>,
     address: Value,
     business_hours: Value,
@@ -79,6 +86,10 @@ impl CreateLocation {
                 .time_zone
                 .map(|tz| validate::time_zone("time_zone", &tz))
                 .transpose()?,
+            day_cutoff: self
+                .day_cutoff
+                .as_deref()
+                .map_or(Ok(NaiveTime::MIN), day_cutoff)?,
             currency: self
                 .currency
                 .map(|c| validate::currency("currency", &c))
@@ -110,9 +121,9 @@ async fn create_location(
             &format!(
                 "INSERT INTO platform.locations
                         (id, tenant_id, name, time_zone, currency, address, business_hours,
-                         tax_settings)
+                         tax_settings, day_cutoff)
                  SELECT $1, t.id, $2, coalesce($3, t.time_zone), coalesce($4, t.currency),
-                        $5, $6, $7
+                        $5, $6, $7, $9
                  FROM platform.tenants t WHERE t.id = $8
                  RETURNING {COLUMNS}"
             ),
@@ -125,6 +136,7 @@ async fn create_location(
                 &new.business_hours,
                 &new.tax_settings,
                 &tenant,
+                &new.day_cutoff,
             ],
         )
         .await?;
@@ -182,6 +194,10 @@ mod tests {
             "invalid_currency"
         );
         assert_eq!(
+            code(json!({"name": "A", "day_cutoff": "12:00"})),
+            "invalid_day_cutoff"
+        );
+        assert_eq!(
             code(json!({"name": "A", "address": "1 Main St"})),
             "invalid_address"
         );
@@ -195,6 +211,7 @@ mod tests {
             .unwrap();
         assert_eq!(ok.name, "Main");
         assert_eq!(ok.address, json!({}));
+        assert_eq!(ok.day_cutoff, NaiveTime::MIN);
         assert!(serde_json::from_value::<CreateLocation>(json!({"name": "A", "x": 1})).is_err());
     }
 }

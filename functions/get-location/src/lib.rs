@@ -1,8 +1,9 @@
 //! `get-location` — `GET /v1/locations/{id}`: one location of the caller's tenant (needs
 //! `locations:read` and access to that location).
 //!
-//! Answers the location (id, name, time_zone, currency, address, business_hours,
-//! tax_settings, active, version, created_at, updated_at) with `ETag: "<version>"` for
+//! Answers the location (id, name, time_zone, day_cutoff (`HH:MM`, when its business day
+//! starts), currency, address, business_hours, tax_settings, active, version, created_at,
+//! updated_at) with `ETag: "<version>"` for
 //! `PATCH /v1/locations/{id}`'s `If-Match`. A location outside the principal's locations is 403
 //! `location_denied`; an unknown, malformed or other tenant's id is 404 `not_found`.
 //!

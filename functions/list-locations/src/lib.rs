@@ -5,7 +5,7 @@
 //! the previous page (ids are UUIDv7, so id order is creation order). A principal limited to
 //! some locations sees only those. Active locations only unless `include_inactive=true`.
 //! `limit` is 1..=100 (default 20; otherwise 422 `invalid_limit`); a malformed query is 400
-//! `invalid_query`. Items have the shape of `GET /v1/locations/{id}`.
+//! `invalid_query`. Items have the shape of `GET /v1/locations/{id}` (with `day_cutoff`).
 //!
 //! Env: `DATABASE_URL`, `AUTH_JWKS`, `AUTH_ISSUER`, `AUTH_AUDIENCE`. Emits: nothing.
 

@@ -1,8 +1,8 @@
 //! `update-location` — `PATCH /v1/locations/{id}`: changes a location (needs
 //! `locations:write` and access to that location).
 //!
-//! Body: any of `name`, `time_zone`, `currency`, `address`, `business_hours`, `tax_settings`
-//! (objects replaced whole) and `active` (`false` deactivates, `true` reactivates — which
+//! Body: any of `name`, `time_zone`, `day_cutoff`, `currency`, `address`, `business_hours`,
+//! `tax_settings` (objects replaced whole) and `active` (`false` deactivates, `true` reactivates — which
 //! counts against the plan: 403 `plan_limit`); a field absent or `null` is unchanged. Field
 //! rules and 422 codes are those of `create-location`. Requires `If-Match: "<version>"` (or the
 //! bare number): missing is 428 `precondition_required`, stale is 412 `version_mismatch` with
@@ -10,18 +10,21 @@
 //! before/after of the changed fields) and answers the location with its new `ETag`; a request
 //! that changes nothing answers the location as it is. A location the principal is not granted
 //! is 403 `location_denied`; an unknown id (or another tenant's) is 404 and changes nothing.
+//! A new `time_zone` or `day_cutoff` dates the orders taken from then on; orders already
+//! taken keep their business day (the sales rollup recomputes the location's days).
 //!
 //! Env: `DATABASE_URL`, `AUTH_JWKS`, `AUTH_ISSUER`, `AUTH_AUDIENCE`. Emits: nothing.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, header};
 use axum::response::{IntoResponse, Response};
+use chrono::NaiveTime;
 use olympus::audit::{self, AuditEvent, Changes};
 use olympus::auth::Principal;
 use olympus::db;
 use olympus::http::versioning::{etag, expected_version, version_mismatch};
 use olympus::http::{ClientInfo, Json, Path};
-use olympus::locations::{COLUMNS, business_hours, object};
+use olympus::locations::{COLUMNS, business_hours, day_cutoff, format_cutoff, object};
 use olympus::plans::{self, Resource};
 use olympus::tenants::validate;
 use olympus::{AppState, Error, Function};
@@ -48,6 +51,8 @@ struct LocationPatch {
     #[serde(default)]
     time_zone: Option<String>,
     #[serde(default)]
+    day_cutoff: Option<String>,
+    #[serde(default)]
     currency: Option<String>,
     #[serde(default)]
     address: Option<Value>,
@@ -64,6 +69,7 @@ struct LocationPatch {
 struct Profile {
     name: String,
     time_zone: String,
+    day_cutoff: NaiveTime,
     currency: String,
     address: Value,
     business_hours: Value,
@@ -72,16 +78,18 @@ struct Profile {
 }
 
 impl Profile {
-    fn of(view: &LocationView) -> Self {
-        Self {
+    fn of(view: &LocationView) -> Result<Self, Error> {
+        Ok(Self {
             name: view.name.clone(),
             time_zone: view.time_zone.clone(),
+            // The view shows what the column holds, so it always parses back.
+            day_cutoff: day_cutoff(&view.day_cutoff)?,
             currency: view.currency.clone(),
             address: view.address.clone(),
             business_hours: view.business_hours.clone(),
             tax_settings: view.tax_settings.clone(),
             active: view.active,
-        }
+        })
     }
 
     /// The fields that differ from `other`, each as (name, this value, other value).
@@ -94,6 +102,11 @@ impl Profile {
         };
         field("name", json!(self.name), json!(other.name));
         field("time_zone", json!(self.time_zone), json!(other.time_zone));
+        field(
+            "day_cutoff",
+            json!(format_cutoff(self.day_cutoff)),
+            json!(format_cutoff(other.day_cutoff)),
+        );
         field("currency", json!(self.currency), json!(other.currency));
         field("address", self.address.clone(), other.address.clone());
         field(
@@ -120,6 +133,9 @@ impl LocationPatch {
         }
         if let Some(time_zone) = self.time_zone {
             next.time_zone = validate::time_zone("time_zone", &time_zone)?;
+        }
+        if let Some(cutoff) = self.day_cutoff {
+            next.day_cutoff = day_cutoff(&cutoff)?;
         }
         if let Some(currency) = self.currency {
             next.currency = validate::currency("currency", &currency)?;
@@ -169,7 +185,7 @@ async fn update_location(
         .await?
         .ok_or_else(location_not_found)?;
     let before = LocationView::from_row(&row)?;
-    let current = Profile::of(&before);
+    let current = Profile::of(&before)?;
     let next = patch.apply(&current)?;
     if before.version != expected {
         return Err(version_mismatch("location", expected, before.version));
@@ -189,7 +205,7 @@ async fn update_location(
             &format!(
                 "UPDATE platform.locations
                  SET name = $2, time_zone = $3, currency = $4, address = $5,
-                     business_hours = $6, tax_settings = $7, active = $8,
+                     business_hours = $6, tax_settings = $7, active = $8, day_cutoff = $9,
                      version = version + 1, updated_at = now()
                  WHERE id = $1
                  RETURNING {COLUMNS}"
@@ -203,6 +219,7 @@ async fn update_location(
                 &next.business_hours,
                 &next.tax_settings,
                 &next.active,
+                &next.day_cutoff,
             ],
         )
         .await?;
@@ -234,6 +251,7 @@ mod tests {
         Profile {
             name: "Main".to_owned(),
             time_zone: "Europe/Paris".to_owned(),
+            day_cutoff: NaiveTime::MIN,
             currency: "EUR".to_owned(),
             address: json!({}),
             business_hours: json!({}),
@@ -246,7 +264,7 @@ mod tests {
     fn patches_apply_validated_fields_and_diff_names_them() {
         let patch: LocationPatch = serde_json::from_value(json!({
             "name": " Harbour ", "active": false, "business_hours": {"mon": [["08:00", "16:00"]]},
-            "address": null
+            "address": null, "day_cutoff": "04:00"
         }))
         .unwrap();
         let current = profile();
@@ -254,7 +272,8 @@ mod tests {
         assert_eq!(next.name, "Harbour");
         assert!(!next.active);
         let names: Vec<_> = current.diff(&next).into_iter().map(|c| c.0).collect();
-        assert_eq!(names, ["name", "business_hours", "active"]);
+        assert_eq!(next.day_cutoff, NaiveTime::from_hms_opt(4, 0, 0).unwrap());
+        assert_eq!(names, ["name", "day_cutoff", "business_hours", "active"]);
         assert!(
             LocationPatch::default()
                 .apply(&current)
@@ -277,6 +296,7 @@ mod tests {
         assert_eq!(bad(json!({"currency": "eur"})), "invalid_currency");
         assert_eq!(bad(json!({"time_zone": "Nowhere/x"})), "invalid_time_zone");
         assert_eq!(bad(json!({"name": ""})), "invalid_name");
+        assert_eq!(bad(json!({"day_cutoff": "13:00"})), "invalid_day_cutoff");
         assert_eq!(bad(json!({"address": 7})), "invalid_address");
         assert_eq!(bad(json!({"tax_settings": "x"})), "invalid_tax_settings");
         assert_eq!(

@@ -1,7 +1,7 @@
 //! Orders as stored and answered: creation from a [`Quote`], human order numbers per location
 //! and business day, the state machine's next states and the derived payment status.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 use serde_json::Value;
@@ -85,13 +85,20 @@ pub fn payment_status(total: i64, paid: i64, refunded: i64) -> PaymentStatus {
     }
 }
 
-/// The business day of `at` at a location: its local calendar date. (Issue 6's configurable
-/// day cutoff belongs here, and only here.)
-pub fn business_date(time_zone: &str, at: DateTime<Utc>) -> NaiveDate {
-    match time_zone.parse::<Tz>() {
-        Ok(zone) => at.with_timezone(&zone).date_naive(),
-        Err(_) => at.date_naive(),
-    }
+/// The business day of `at` at a location whose day starts at local `cutoff` (its
+/// `day_cutoff`, 00:00 to 11:59): the local date of (local wall-clock time − cutoff). A bar
+/// open until 03:00 with cutoff 04:00 books its 01:30 orders on the evening's date.
+///
+/// Wall-clock arithmetic, not elapsed time: on a DST change day the business day still starts
+/// when the location's clocks show the cutoff (23 or 25 hours later than the previous one).
+/// `olympus::analytics::BUSINESS_DATE_SQL` is the same rule in SQL, for refunds dated in the
+/// rollup; the two are tested against each other.
+pub fn business_date(time_zone: &str, cutoff: NaiveTime, at: DateTime<Utc>) -> NaiveDate {
+    let local = match time_zone.parse::<Tz>() {
+        Ok(zone) => at.with_timezone(&zone).naive_local(),
+        Err(_) => at.naive_utc(),
+    };
+    (local - cutoff.signed_duration_since(NaiveTime::MIN)).date()
 }
 
 /// `A-001` … `A-999`, then `B-001` …: short enough to call out across a counter.
@@ -448,7 +455,7 @@ pub async fn allot(
     let location: Params1 = [&location_id];
     let key: Params1 = [&client_order_id];
     let mut reads: Vec<(&str, db::Params<'_>)> = vec![(
-        "SELECT time_zone FROM platform.locations WHERE id = $1",
+        "SELECT time_zone, day_cutoff FROM platform.locations WHERE id = $1",
         &location,
     )];
     if client_order_id.is_some() {
@@ -469,7 +476,7 @@ pub async fn allot(
         .with_extension("field", "location_id"));
     };
     let time_zone: String = row.try_get(0)?;
-    let date = business_date(&time_zone, at);
+    let date = business_date(&time_zone, row.try_get(1)?, at);
     let counter: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&tenant, &location_id, &date];
     let taken = db::tenant_batch(
         client,
