@@ -1,4 +1,8 @@
-//! Analytics (issue 6): the business day in SQL and the sales figures built on it.
+//! Analytics (issue 6): the business day in SQL, the sales rollups (`analytics` schema,
+//! [`rollup`]) and the reports answered from them ([`report`]).
+
+pub mod report;
+pub mod rollup;
 
 /// The business date of the timestamptz expression `at` at a location with the SQL
 /// expressions `time_zone` (IANA name) and `cutoff` (`time`): the same rule as
