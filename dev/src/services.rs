@@ -114,9 +114,12 @@ impl Postgres {
             );
         }
         let port = free_port()?;
+        // DEV_PG_OPTIONS adds server settings for a look inside a benchmark, e.g.
+        // `-c shared_preload_libraries=pg_stat_statements` or `-c log_min_duration_statement=5`.
+        let extra = std::env::var("DEV_PG_OPTIONS").unwrap_or_default();
         let options = format!(
             "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
-             -c full_page_writes=off -c max_connections=300 -c shared_buffers=128MB",
+             -c full_page_writes=off -c max_connections=300 -c shared_buffers=128MB {extra}",
             dir.display()
         );
         let output = pg_command(&bindir.join("pg_ctl"), as_postgres)

@@ -98,12 +98,9 @@ async fn create_order(
     outbox
         .record(&tx, Some(tenant), &created_event(&order))
         .await?;
-    let order = if draft.place {
-        let visible = |location| principal.can_access_location(location);
-        lifecycle::place(&tx, actor(&principal), order.id, &visible, &mut outbox).await?
-    } else {
-        order
-    };
+    if draft.place {
+        lifecycle::send_created(&tx, actor(&principal), &order, &quote, &mut outbox).await?;
+    }
     tx.commit().await?;
     outbox.publish(&state).await;
     let location =

@@ -139,8 +139,11 @@ pub async fn publish_after_commit(state: &AppState, envelopes: Vec<Envelope>) {
 async fn mark_published(client: &deadpool_postgres::Client, events: &[uuid::Uuid]) {
     if let Err(error) = client
         .execute_cached(
-            "UPDATE events.outbox SET published_at = now()
-             WHERE event_id = ANY($1) AND published_at IS NULL",
+            // Not `AND published_at IS NULL`: with it the planner also walks the partial
+            // index of unpublished rows, whose dead entries (every row marked since the last
+            // vacuum) made this the costliest statement of taking an order (0.5 ms, growing).
+            "UPDATE events.outbox SET published_at = coalesce(published_at, now())
+             WHERE event_id = ANY($1)",
             &[&events],
         )
         .await

@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::orders::{self, OrderView, Status};
+use super::quote::Quote;
 use crate::db::Prepared as _;
 use crate::db::Transaction;
 use crate::error::Error;
@@ -167,14 +168,62 @@ pub async fn place(
     )
     .await?;
     if lines == 0 {
-        // An open order may start empty (a table sat down); sending nothing is a mistake.
-        return Err(Error::conflict(
-            "order_empty",
-            "The order has no lines; add lines before placing it.",
-        ));
+        return Err(order_empty());
     }
-    crate::kitchen::tickets::create_tickets_for_order(tx, actor.tenant, id, outbox).await?;
     let view = set_status(tx, id, Status::Placed, None).await?;
+    send(tx, actor, &view, &sales, outbox).await?;
+    Ok(view)
+}
+
+/// The effects of placing `view`, an order [`orders::create`] stored as `placed` from a
+/// till that sends it at once (`"place": true`): as [`place`], with the lines as priced.
+pub async fn send_created(
+    tx: &Transaction<'_>,
+    actor: Actor,
+    view: &OrderView,
+    quote: &Quote,
+    outbox: &mut Outbox,
+) -> Result<(), Error> {
+    if view.lines.is_empty() {
+        return Err(order_empty());
+    }
+    let sales: Vec<Movement> = quote
+        .lines
+        .iter()
+        .filter(|line| line.track_inventory && line.priced.quantity > 0)
+        .map(|line| Movement {
+            variant_id: line.variant_id,
+            location_id: view.location_id,
+            kind: Kind::Sale,
+            quantity: line.priced.quantity,
+            reason: None,
+            occurred_at: view.ordered_at,
+            reference: Some(Reference {
+                kind: "order".to_owned(),
+                id: view.id.to_string(),
+            }),
+        })
+        .collect();
+    send(tx, actor, view, &sales, outbox).await
+}
+
+fn order_empty() -> Error {
+    // An open order may start empty (a table sat down); sending nothing is a mistake.
+    Error::conflict(
+        "order_empty",
+        "The order has no lines; add lines before placing it.",
+    )
+}
+
+/// Kitchen tickets, `sales.order.placed`, and the stock sold, of the placed order `view`.
+async fn send(
+    tx: &Transaction<'_>,
+    actor: Actor,
+    view: &OrderView,
+    sales: &[Movement],
+    outbox: &mut Outbox,
+) -> Result<(), Error> {
+    crate::kitchen::tickets::create_tickets_for_order(tx, actor.tenant, view.id, outbox).await?;
     outbox
         .record(
             tx,
@@ -195,9 +244,9 @@ pub async fn place(
             actor: actor.user,
             consumes: None,
         };
-        inventory::record(tx, actor.tenant, &sales, context, outbox).await?;
+        inventory::record(tx, actor.tenant, sales, context, outbox).await?;
     }
-    Ok(view)
+    Ok(())
 }
 
 /// `placed` → `completed`: records `sales.order.completed`.
