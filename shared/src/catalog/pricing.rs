@@ -3,12 +3,14 @@
 //! the tax rates of the product's tax category at that location. Server-side pricing of orders
 //! starts here; client prices are never trusted.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
 use super::modifiers::{self, ChosenModifier, Pick};
-use super::{TAX_RATE_COLUMNS, TaxRateView, load_modifier_groups};
+use super::{ModifierGroupView, TAX_RATE_COLUMNS, TaxRateView, load_modifier_groups};
 use crate::db::Prepared as _;
 use crate::db::Transaction;
 use crate::error::Error;
@@ -47,8 +49,27 @@ pub async fn resolve_item(
     picks: &[Pick],
     at: DateTime<Utc>,
 ) -> Result<ResolvedItem, Error> {
-    let row = tx
-        .query_opt_cached(
+    resolve_items(tx, location_id, &[(variant_id, picks)], at)
+        .await?
+        .pop()
+        .unwrap_or_else(|| Err(Error::internal("an item resolved to nothing")))
+}
+
+/// Resolves every `(variant, picks)` of an order as [`resolve_item`] does each, in two
+/// statements whatever the number of lines (the variants, then their modifier groups): the
+/// per-statement cost on the server was most of what pricing a line cost. The outer error is
+/// a database failure; each line has its own result, in order.
+pub async fn resolve_items(
+    tx: &Transaction<'_>,
+    location_id: Uuid,
+    items: &[(Uuid, &[Pick])],
+    at: DateTime<Utc>,
+) -> Result<Vec<Result<ResolvedItem, Error>>, Error> {
+    let mut variant_ids: Vec<Uuid> = items.iter().map(|(id, _)| *id).collect();
+    variant_ids.sort_unstable();
+    variant_ids.dedup();
+    let rows = tx
+        .query_cached(
             "SELECT v.id, v.product_id, v.name AS variant_name, v.sku, v.price_minor,
                     v.cost_minor, v.track_inventory, p.name AS product_name, p.category_id,
                     p.tax_category, o.price_minor AS location_price, o.hidden, o.sold_out_until,
@@ -58,17 +79,55 @@ pub async fn resolve_item(
              JOIN catalog.products p ON p.id = v.product_id
              LEFT JOIN catalog.variant_locations o
                     ON o.variant_id = v.id AND o.location_id = $2
-             WHERE v.id = $1 AND v.archived_at IS NULL AND p.archived_at IS NULL",
-            &[&variant_id, &location_id],
+             WHERE v.id = ANY($1) AND v.archived_at IS NULL AND p.archived_at IS NULL",
+            &[&variant_ids, &location_id],
         )
-        .await?
-        .ok_or_else(|| {
-            unavailable(
-                "unknown_variant",
-                variant_id,
-                format!("No live variant {variant_id}."),
-            )
-        })?;
+        .await?;
+    let mut found: HashMap<Uuid, (&tokio_postgres::Row, Vec<Uuid>)> = HashMap::new();
+    let mut group_ids: Vec<Uuid> = Vec::new();
+    for row in &rows {
+        let groups: Vec<Uuid> = row.try_get("group_ids")?;
+        group_ids.extend(&groups);
+        found.insert(row.try_get("id")?, (row, groups));
+    }
+    group_ids.sort_unstable();
+    group_ids.dedup();
+    let groups: HashMap<Uuid, ModifierGroupView> = if group_ids.is_empty() {
+        HashMap::new()
+    } else {
+        load_modifier_groups(tx, &group_ids)
+            .await?
+            .into_iter()
+            .map(|group| (group.id, group))
+            .collect()
+    };
+    Ok(items
+        .iter()
+        .map(|(variant_id, picks)| {
+            let (row, group_ids) = found.get(variant_id).ok_or_else(|| {
+                unavailable(
+                    "unknown_variant",
+                    *variant_id,
+                    format!("No live variant {variant_id}."),
+                )
+            })?;
+            let groups: Vec<ModifierGroupView> = group_ids
+                .iter()
+                .filter_map(|id| groups.get(id).cloned())
+                .collect();
+            finish(row, *variant_id, &groups, picks, at)
+        })
+        .collect())
+}
+
+/// One resolved variant row, its groups and the picks, checked and priced.
+fn finish(
+    row: &tokio_postgres::Row,
+    variant_id: Uuid,
+    groups: &[ModifierGroupView],
+    picks: &[Pick],
+    at: DateTime<Utc>,
+) -> Result<ResolvedItem, Error> {
     let hidden: Option<bool> = row.try_get("hidden")?;
     if hidden == Some(true) {
         return Err(unavailable(
@@ -86,13 +145,7 @@ pub async fn resolve_item(
         )
         .with_extension("sold_out_until", until.to_rfc3339()));
     }
-    let group_ids: Vec<Uuid> = row.try_get("group_ids")?;
-    let groups = if group_ids.is_empty() {
-        Vec::new()
-    } else {
-        load_modifier_groups(tx, &group_ids).await?
-    };
-    let chosen = modifiers::select(&groups, picks)?;
+    let chosen = modifiers::select(groups, picks)?;
     let base: i64 = match row.try_get::<_, Option<i64>>("location_price")? {
         Some(price) => price,
         None => row.try_get("price_minor")?,

@@ -581,75 +581,96 @@ pub async fn create(
     Ok(Created::New(Box::new(order)))
 }
 
-/// Stores the priced `lines` of order `order_id` (positions from 0), pipelined: one round trip
-/// for every line.
+/// Stores the priced `lines` of order `order_id` (positions from 0) in one statement.
 pub(crate) async fn insert_lines(
     tx: &Transaction<'_>,
     tenant: Uuid,
     order_id: Uuid,
     lines: &[QuotedLine],
 ) -> Result<(), Error> {
-    let statement = tx
-        .prepare_cached(
-            "INSERT INTO sales.order_lines
-                    (id, tenant_id, order_id, position, variant_id, product_id, product_name,
-                     variant_name, sku, category_id, tax_category, modifiers, note, quantity,
-                     base_price_minor, unit_price_minor, gross_minor, discounts,
-                     order_discount_minor, discount_minor, net_minor, taxes, tax_minor,
-                     total_minor, cost_minor, track_inventory)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                     $18, $19, $20, $21, $22, $23, $24, $25, $26)",
-        )
-        .await?;
-    let rows: Vec<_> = lines
-        .iter()
-        .enumerate()
-        .map(|(position, line)| {
-            (
-                Uuid::now_v7(),
-                i32::try_from(position).unwrap_or(i32::MAX),
-                json(&line.modifiers),
-                json(&line.priced.discounts),
-                json(&line.priced.taxes),
-            )
-        })
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let column = |f: &dyn Fn(&QuotedLine) -> i64| lines.iter().map(f).collect::<Vec<i64>>();
+    let ids: Vec<Uuid> = lines.iter().map(|_| Uuid::now_v7()).collect();
+    let positions: Vec<i32> = (0..lines.len())
+        .map(|position| i32::try_from(position).unwrap_or(i32::MAX))
         .collect();
-    let params: Vec<Vec<&(dyn tokio_postgres::types::ToSql + Sync)>> = lines
-        .iter()
-        .zip(&rows)
-        .map(|(line, (line_id, position, modifiers, discounts, taxes))| {
-            let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![
-                line_id,
-                &tenant,
-                &order_id,
-                position,
-                &line.variant_id,
-                &line.product_id,
-                &line.product_name,
-                &line.variant_name,
-                &line.sku,
-                &line.category_id,
-                &line.tax_category,
-                modifiers,
-                &line.note,
-                &line.priced.quantity,
-                &line.base_price_minor,
-                &line.priced.unit_price_minor,
-                &line.priced.gross_minor,
-                discounts,
-                &line.priced.order_discount_minor,
-                &line.priced.discount_minor,
-                &line.priced.net_minor,
-                taxes,
-                &line.priced.tax_minor,
-                &line.priced.total_minor,
-                &line.cost_minor,
-                &line.track_inventory,
-            ];
-            params
-        })
-        .collect();
-    futures::future::try_join_all(params.iter().map(|line| tx.execute(&statement, line))).await?;
+    let variants: Vec<Uuid> = lines.iter().map(|l| l.variant_id).collect();
+    let products: Vec<Uuid> = lines.iter().map(|l| l.product_id).collect();
+    let product_names: Vec<&str> = lines.iter().map(|l| l.product_name.as_str()).collect();
+    let variant_names: Vec<&str> = lines.iter().map(|l| l.variant_name.as_str()).collect();
+    let skus: Vec<Option<&str>> = lines.iter().map(|l| l.sku.as_deref()).collect();
+    let categories: Vec<Option<Uuid>> = lines.iter().map(|l| l.category_id).collect();
+    let tax_categories: Vec<&str> = lines.iter().map(|l| l.tax_category.as_str()).collect();
+    let modifiers: Vec<Value> = lines.iter().map(|l| json(&l.modifiers)).collect();
+    let notes: Vec<Option<&str>> = lines.iter().map(|l| l.note.as_deref()).collect();
+    let quantities = column(&|l| l.priced.quantity);
+    let base_prices = column(&|l| l.base_price_minor);
+    let unit_prices = column(&|l| l.priced.unit_price_minor);
+    let gross = column(&|l| l.priced.gross_minor);
+    let discounts: Vec<Value> = lines.iter().map(|l| json(&l.priced.discounts)).collect();
+    let order_discounts = column(&|l| l.priced.order_discount_minor);
+    let line_discounts = column(&|l| l.priced.discount_minor);
+    let net = column(&|l| l.priced.net_minor);
+    let taxes: Vec<Value> = lines.iter().map(|l| json(&l.priced.taxes)).collect();
+    let tax = column(&|l| l.priced.tax_minor);
+    let totals = column(&|l| l.priced.total_minor);
+    let costs: Vec<Option<i64>> = lines.iter().map(|l| l.cost_minor).collect();
+    let tracked: Vec<bool> = lines.iter().map(|l| l.track_inventory).collect();
+    // One statement for all the lines: each statement has a fixed cost on the server (plan
+    // check, executor start, RLS policy set-up) that was most of what a line cost.
+    tx.execute_cached(
+        "INSERT INTO sales.order_lines
+                (id, tenant_id, order_id, position, variant_id, product_id, product_name,
+                 variant_name, sku, category_id, tax_category, modifiers, note, quantity,
+                 base_price_minor, unit_price_minor, gross_minor, discounts,
+                 order_discount_minor, discount_minor, net_minor, taxes, tax_minor,
+                 total_minor, cost_minor, track_inventory)
+         SELECT id, $1, $2, position, variant_id, product_id, product_name, variant_name, sku,
+                category_id, tax_category, modifiers, note, quantity, base_price_minor,
+                unit_price_minor, gross_minor, discounts, order_discount_minor, discount_minor,
+                net_minor, taxes, tax_minor, total_minor, cost_minor, track_inventory
+         FROM unnest($3::uuid[], $4::int4[], $5::uuid[], $6::uuid[], $7::text[], $8::text[],
+                     $9::text[], $10::uuid[], $11::text[], $12::jsonb[], $13::text[],
+                     $14::int8[], $15::int8[], $16::int8[], $17::int8[], $18::jsonb[],
+                     $19::int8[], $20::int8[], $21::int8[], $22::jsonb[], $23::int8[],
+                     $24::int8[], $25::int8[], $26::bool[])
+              AS t(id, position, variant_id, product_id, product_name, variant_name, sku,
+                   category_id, tax_category, modifiers, note, quantity, base_price_minor,
+                   unit_price_minor, gross_minor, discounts, order_discount_minor,
+                   discount_minor, net_minor, taxes, tax_minor, total_minor, cost_minor,
+                   track_inventory)",
+        &[
+            &tenant,
+            &order_id,
+            &ids,
+            &positions,
+            &variants,
+            &products,
+            &product_names,
+            &variant_names,
+            &skus,
+            &categories,
+            &tax_categories,
+            &modifiers,
+            &notes,
+            &quantities,
+            &base_prices,
+            &unit_prices,
+            &gross,
+            &discounts,
+            &order_discounts,
+            &line_discounts,
+            &net,
+            &taxes,
+            &tax,
+            &totals,
+            &costs,
+            &tracked,
+        ],
+    )
+    .await?;
     Ok(())
 }
 
