@@ -72,7 +72,8 @@ images:
 ## Start-up time, idle memory, binary size and /healthz throughput of one release function, then
 ## what authentication costs (token verification, added latency, argon2 logins), then catalog
 ## reads (product by id, search) next to pgbench -S on the same cluster, then taking orders
-## (POST /v1/orders, 3 lines with modifiers, placed) next to pgbench TPC-B-like at 16 and 64.
+## (POST /v1/orders, 3 lines with modifiers, placed) next to pgbench TPC-B-like at 16 and 64,
+## then the sales rollup over 1M order lines and the 90-day sales report (bench-rollup).
 bench:
 	$(MAKE) build FUNCTION=$(BENCH_FUNCTION)
 	$(CARGO) build --release --locked -p dev
@@ -80,3 +81,4 @@ bench:
 	./target/release/dev bench-auth
 	./target/release/dev bench-catalog
 	./target/release/dev bench-orders
+	./target/release/dev bench-rollup

@@ -59,6 +59,11 @@ enum Command {
     BenchCatalog(dev::bench_catalog::Args),
     /// Measure taking orders (POST /v1/orders, placed) next to `pgbench` on the same cluster.
     BenchOrders(dev::bench_orders::Args),
+    /// Roll up sales of the running `make dev` platform: a backfill of --from..--to, or what
+    /// changed since the last run.
+    Rollup(dev::rollup::Args),
+    /// Measure the sales rollup over 1M generated order lines and the 90-day sales report.
+    BenchRollup(dev::bench_rollup::Args),
 }
 
 fn main() -> ExitCode {
@@ -96,6 +101,10 @@ async fn run(command: Command) -> Result<ExitCode> {
             .await
             .map(|()| ExitCode::SUCCESS),
         Command::BenchOrders(args) => Box::pin(dev::bench_orders::run(args))
+            .await
+            .map(|()| ExitCode::SUCCESS),
+        Command::Rollup(args) => dev::rollup::run(args).await.map(|()| ExitCode::SUCCESS),
+        Command::BenchRollup(args) => Box::pin(dev::bench_rollup::run(args))
             .await
             .map(|()| ExitCode::SUCCESS),
     }
