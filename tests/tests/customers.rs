@@ -12,25 +12,12 @@ use crate::support;
 
 use std::time::Duration;
 
+use common::api::{get, id, json_of, patch, send};
 use common::{TestPlatform, emulator_or_skip, eventually, problem, sign_up};
 use reqwest::Method;
 use serde_json::{Value, json};
-use support::{customer, get, id, json_of, send};
+use support::customer;
 use uuid::Uuid;
-
-async fn patch(
-    platform: &TestPlatform,
-    token: &str,
-    path: &str,
-    if_match: Option<&str>,
-    body: &Value,
-) -> reqwest::Response {
-    let mut builder = platform.request(Method::PATCH, path, token).json(body);
-    if let Some(version) = if_match {
-        builder = builder.header("if-match", version);
-    }
-    builder.send().await.unwrap()
-}
 
 #[tokio::test]
 async fn customers_are_created_validated_read_and_patched() {

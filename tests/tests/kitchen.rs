@@ -9,68 +9,12 @@
 
 use crate::common;
 
+use common::api::{events, get, json_of, patch, post, send, text};
 use common::{Owner, TestPlatform, problem, sign_up};
 use olympus::testing::tokens;
+use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
-
-async fn post(platform: &TestPlatform, token: &str, path: &str, body: &Value) -> reqwest::Response {
-    platform
-        .request(reqwest::Method::POST, path, token)
-        .header("idempotency-key", Uuid::now_v7().to_string())
-        .json(body)
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn get(platform: &TestPlatform, token: &str, path: &str) -> reqwest::Response {
-    platform
-        .request(reqwest::Method::GET, path, token)
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn patch(
-    platform: &TestPlatform,
-    token: &str,
-    path: &str,
-    if_match: Option<&str>,
-    body: &Value,
-) -> reqwest::Response {
-    let mut request = platform
-        .request(reqwest::Method::PATCH, path, token)
-        .json(body);
-    if let Some(version) = if_match {
-        request = request.header("if-match", version);
-    }
-    request.send().await.unwrap()
-}
-
-async fn json_of(response: reqwest::Response, status: u16) -> Value {
-    let actual = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    assert_eq!(actual, status, "{text}");
-    serde_json::from_str(&text).unwrap()
-}
-
-fn text(value: &Value) -> String {
-    value.as_str().unwrap().to_owned()
-}
-
-async fn events(platform: &TestPlatform, tenant: Uuid, event_type: &str) -> i64 {
-    platform
-        .admin()
-        .await
-        .query_one(
-            "SELECT count(*) FROM events.outbox WHERE tenant_id = $1 AND event_type = $2",
-            &[&tenant, &event_type],
-        )
-        .await
-        .unwrap()
-        .get(0)
-}
 
 /// A restaurant's menu: drinks (with cocktails under them), food and desserts.
 struct Menu {
@@ -165,14 +109,10 @@ async fn station(platform: &TestPlatform, owner: &Owner, body: Value) -> Value {
 
 /// The tickets of `order` (any status), by station name.
 async fn tickets_of(platform: &TestPlatform, owner: &Owner, order: &str) -> Vec<Value> {
-    let page = json_of(
-        get(
-            platform,
-            &owner.token,
-            "/v1/kitchen/tickets?status=pending,preparing,ready,served,voided&limit=100",
-        )
-        .await,
-        200,
+    let page = get(
+        platform,
+        &owner.token,
+        "/v1/kitchen/tickets?status=pending,preparing,ready,served,voided&limit=100",
     )
     .await;
     let mut tickets: Vec<Value> = page["items"]
@@ -449,14 +389,10 @@ async fn placing_an_order_creates_a_ticket_per_station() {
     expected.sort();
     assert_eq!(grill_more["categories"], json!(expected));
 
-    let list = json_of(
-        get(
-            &platform,
-            &owner.token,
-            &format!("/v1/kitchen/stations?location={}", owner.location),
-        )
-        .await,
-        200,
+    let list = get(
+        &platform,
+        &owner.token,
+        &format!("/v1/kitchen/stations?location={}", owner.location),
     )
     .await;
     let names: Vec<String> = list["items"]
@@ -672,15 +608,15 @@ async fn tickets_move_through_the_kitchen_and_invalid_moves_are_409() {
     // Idempotency-Key: the same move replayed answers the stored response.
     let (_, tickets) = order_tickets(&platform, &owner, &[&menu.burger]).await;
     let path = format!("/v1/kitchen/tickets/{}/status", text(&tickets[0]["id"]));
-    let send = || {
+    let start = || {
         platform
-            .request(reqwest::Method::POST, &path, &owner.token)
+            .request(Method::POST, &path, &owner.token)
             .header("idempotency-key", "kds-1-move-1")
             .json(&json!({"status": "preparing"}))
             .send()
     };
-    let first = json_of(send().await.unwrap(), 200).await;
-    let again = send().await.unwrap();
+    let first = json_of(start().await.unwrap(), 200).await;
+    let again = start().await.unwrap();
     assert_eq!(again.headers()["idempotent-replayed"], "true");
     assert_eq!(json_of(again, 200).await["version"], first["version"]);
 
@@ -750,14 +686,10 @@ async fn the_display_lists_open_tickets_oldest_first() {
             .map(|t| text(&t["id"]))
             .collect()
     };
-    let all = json_of(
-        get(
-            &platform,
-            &owner.token,
-            &format!("/v1/kitchen/tickets?location={}", owner.location),
-        )
-        .await,
-        200,
+    let all = get(
+        &platform,
+        &owner.token,
+        &format!("/v1/kitchen/tickets?location={}", owner.location),
     )
     .await;
     assert_eq!(ids(&all), created[2..].to_vec());
@@ -772,7 +704,7 @@ async fn the_display_lists_open_tickets_oldest_first() {
             Some(cursor) => format!("/v1/kitchen/tickets?limit=3&cursor={cursor}"),
             None => "/v1/kitchen/tickets?limit=3".to_owned(),
         };
-        let page = json_of(get(&platform, &owner.token, &path).await, 200).await;
+        let page = get(&platform, &owner.token, &path).await;
         assert!(page["items"].as_array().unwrap().len() <= 3);
         seen.extend(ids(&page));
         match page["next_cursor"].as_str() {
@@ -783,39 +715,27 @@ async fn the_display_lists_open_tickets_oldest_first() {
     assert_eq!(seen, created[2..].to_vec());
 
     // Filters: status lists, station.
-    let done = json_of(
-        get(
-            &platform,
-            &owner.token,
-            "/v1/kitchen/tickets?status=served,voided",
-        )
-        .await,
-        200,
+    let done = get(
+        &platform,
+        &owner.token,
+        "/v1/kitchen/tickets?status=served,voided",
     )
     .await;
     assert_eq!(ids(&done), created[..2].to_vec());
-    let preparing = json_of(
-        get(
-            &platform,
-            &owner.token,
-            "/v1/kitchen/tickets?status=preparing",
-        )
-        .await,
-        200,
+    let preparing = get(
+        &platform,
+        &owner.token,
+        "/v1/kitchen/tickets?status=preparing",
     )
     .await;
     assert_eq!(ids(&preparing), [created[2].clone()]);
-    let at_bar = json_of(
-        get(
-            &platform,
-            &owner.token,
-            &format!(
-                "/v1/kitchen/tickets?station={}&status=pending,preparing,ready,served,voided",
-                text(&bar["id"])
-            ),
-        )
-        .await,
-        200,
+    let at_bar = get(
+        &platform,
+        &owner.token,
+        &format!(
+            "/v1/kitchen/tickets?station={}&status=pending,preparing,ready,served,voided",
+            text(&bar["id"])
+        ),
     )
     .await;
     assert_eq!(at_bar["items"].as_array().unwrap().len(), 5);
@@ -824,10 +744,12 @@ async fn the_display_lists_open_tickets_oldest_first() {
         assert_eq!(item_names(ticket), ["Latte"]);
     }
     let bad = problem(
-        get(
+        send(
             &platform,
-            &owner.token,
+            Method::GET,
             "/v1/kitchen/tickets?status=pending,cooking",
+            &owner.token,
+            None,
         )
         .await,
         400,
@@ -836,7 +758,14 @@ async fn the_display_lists_open_tickets_oldest_first() {
     .await;
     assert_eq!(bad["field"], "status");
     problem(
-        get(&platform, &owner.token, "/v1/kitchen/tickets?limit=0").await,
+        send(
+            &platform,
+            Method::GET,
+            "/v1/kitchen/tickets?limit=0",
+            &owner.token,
+            None,
+        )
+        .await,
         422,
         "invalid_limit",
     )
@@ -861,17 +790,9 @@ async fn tickets_and_stations_are_held_by_tenant_location_and_permission() {
     let grill_path = format!("/v1/kitchen/stations/{}", text(&grill["id"]));
 
     // Another tenant sees nothing and moves nothing.
-    let empty = json_of(
-        get(&platform, &other.token, "/v1/kitchen/tickets").await,
-        200,
-    )
-    .await;
+    let empty = get(&platform, &other.token, "/v1/kitchen/tickets").await;
     assert_eq!(empty["items"], json!([]));
-    let stations = json_of(
-        get(&platform, &other.token, "/v1/kitchen/stations").await,
-        200,
-    )
-    .await;
+    let stations = get(&platform, &other.token, "/v1/kitchen/stations").await;
     assert_eq!(stations["items"], json!([]));
     problem(bump(&platform, &other, &ticket).await, 404, "not_found").await;
     problem(
@@ -932,23 +853,21 @@ async fn tickets_and_stations_are_held_by_tenant_location_and_permission() {
     claims.locs = Some(vec![Uuid::now_v7()]);
     let elsewhere = platform.keys.mint(&claims).unwrap();
     problem(
-        get(
+        send(
             &platform,
-            &elsewhere,
+            Method::GET,
             &format!("/v1/kitchen/tickets?location={}", owner.location),
+            &elsewhere,
+            None,
         )
         .await,
         403,
         "location_denied",
     )
     .await;
-    let none = json_of(get(&platform, &elsewhere, "/v1/kitchen/tickets").await, 200).await;
+    let none = get(&platform, &elsewhere, "/v1/kitchen/tickets").await;
     assert_eq!(none["items"], json!([]));
-    let none = json_of(
-        get(&platform, &elsewhere, "/v1/kitchen/stations").await,
-        200,
-    )
-    .await;
+    let none = get(&platform, &elsewhere, "/v1/kitchen/stations").await;
     assert_eq!(none["items"], json!([]));
     problem(
         post(
@@ -996,12 +915,12 @@ async fn tickets_and_stations_are_held_by_tenant_location_and_permission() {
         assert_eq!(body["permission"], permission);
     };
     denied(
-        get(&platform, &cook, "/v1/kitchen/tickets").await,
+        send(&platform, Method::GET, "/v1/kitchen/tickets", &cook, None).await,
         "kitchen:read",
     )
     .await;
     denied(
-        get(&platform, &cook, "/v1/kitchen/stations").await,
+        send(&platform, Method::GET, "/v1/kitchen/stations", &cook, None).await,
         "kitchen:read",
     )
     .await;
@@ -1052,7 +971,7 @@ async fn tickets_and_stations_are_held_by_tenant_location_and_permission() {
         )
         .await;
     }
-    let listed = json_of(get(&platform, &reader, "/v1/kitchen/tickets").await, 200).await;
+    let listed = get(&platform, &reader, "/v1/kitchen/tickets").await;
     assert_eq!(listed["items"].as_array().unwrap().len(), 1);
     let bumped = json_of(
         post(

@@ -11,11 +11,12 @@ use crate::support;
 
 use std::time::Duration;
 
+use common::api::{get, id, json_of, send};
 use common::{TestPlatform, emulator_or_skip, eventually, problem, sign_up};
 use olympus::events::sales::{OrderPaid, OrderRefunded};
 use reqwest::Method;
 use serde_json::json;
-use support::{customer, get, id, json_of, put_program, send};
+use support::{customer, put_program};
 use uuid::Uuid;
 
 #[tokio::test]

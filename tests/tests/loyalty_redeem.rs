@@ -6,38 +6,19 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::common;
+use crate::support;
 
 use std::time::Duration;
 
-use common::sales::{json_of, open_order, post, stocked};
-use common::{Owner, TestPlatform, eventually, problem, sign_up};
-use serde_json::{Value, json};
-use uuid::Uuid;
+use common::api::{get, json_of, post};
+use common::sales::{open_order, stocked};
+use common::{TestPlatform, eventually, problem, sign_up};
+use serde_json::json;
 
-async fn get(platform: &TestPlatform, owner: &Owner, path: &str) -> Value {
-    json_of(
-        platform
-            .request(reqwest::Method::GET, path, &owner.token)
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await
-}
-
+/// The sum of the customer's ledger (admin SQL).
 async fn ledger_sum(platform: &TestPlatform, customer: &str) -> i64 {
-    platform
-        .admin()
-        .await
-        .query_one(
-            "SELECT coalesce(sum(points), 0)::int8 FROM customer.loyalty_ledger
-             WHERE customer_id = $1::text::uuid",
-            &[&customer],
-        )
-        .await
-        .unwrap()
-        .get(0)
+    let (_, sum, _) = support::points(platform, customer.parse().unwrap()).await;
+    sum
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -50,24 +31,12 @@ async fn points_earned_by_a_payment_become_a_reward_and_come_back_on_cancel() {
         "rewards": [{"id": "coffee", "name": "Free coffee", "points": 10,
                      "discount": {"type": "fixed", "amount_minor": 200}}]
     });
-    let response = platform
-        .request(reqwest::Method::PUT, "/v1/loyalty/program", &owner.token)
-        .json(&program)
-        .send()
-        .await
-        .unwrap();
-    json_of(response, 200).await;
-    let ana = json_of(
-        post(
-            &platform,
-            &owner.token,
-            "/v1/customers",
-            &json!({"name": "Ana"}),
-        )
-        .await,
-        201,
+    json_of(
+        support::put_program(&platform, &owner.token, &program).await,
+        200,
     )
     .await;
+    let ana = support::customer(&platform, &owner.token, json!({"name": "Ana"})).await;
     let ana_id = ana["id"].as_str().unwrap().to_owned();
     let bread = stocked(&platform, &owner, 20).await;
 
@@ -99,11 +68,18 @@ async fn points_earned_by_a_payment_become_a_reward_and_come_back_on_cancel() {
     )
     .await;
     let loyalty_path = format!("/v1/customers/{ana_id}/loyalty");
-    eventually(Duration::from_secs(30), "the earned points", || async {
-        (get(&platform, &owner, &loyalty_path).await["balance"] == 12).then_some(())
-    })
+    let customer_path = format!("/v1/customers/{ana_id}");
+    // Two handlers on their own subscriptions: wait for both, not only the points.
+    let stats = eventually(
+        Duration::from_secs(30),
+        "the points and the stats",
+        || async {
+            let balance = get(&platform, &owner.token, &loyalty_path).await["balance"].clone();
+            let stats = get(&platform, &owner.token, &customer_path).await;
+            (balance == 12 && stats["stats"]["order_count"] != 0).then_some(stats)
+        },
+    )
     .await;
-    let stats = get(&platform, &owner, &format!("/v1/customers/{ana_id}")).await;
     assert_eq!(stats["stats"]["order_count"], 1, "{stats}");
     assert_eq!(stats["stats"]["lifetime_spend_minor"], 1200);
 
@@ -144,7 +120,7 @@ async fn points_earned_by_a_payment_become_a_reward_and_come_back_on_cancel() {
         "insufficient_points",
     )
     .await;
-    let order = get(&platform, &owner, &format!("/v1/orders/{second}")).await;
+    let order = get(&platform, &owner.token, &format!("/v1/orders/{second}")).await;
     assert_eq!(order["total_minor"], 400);
     assert_eq!(order["discounts"].as_array().unwrap().len(), 1);
     problem(
@@ -173,17 +149,7 @@ async fn points_earned_by_a_payment_become_a_reward_and_come_back_on_cancel() {
     )
     .await;
     // Another customer's order refuses her reward.
-    let ben = json_of(
-        post(
-            &platform,
-            &owner.token,
-            "/v1/customers",
-            &json!({"name": "Ben"}),
-        )
-        .await,
-        201,
-    )
-    .await;
+    let ben = support::customer(&platform, &owner.token, json!({"name": "Ben"})).await;
     let bens = json_of(
         post(
             &platform,
@@ -221,20 +187,20 @@ async fn points_earned_by_a_payment_become_a_reward_and_come_back_on_cancel() {
         200,
     )
     .await;
-    let loyalty = get(&platform, &owner, &loyalty_path).await;
+    let loyalty = get(&platform, &owner.token, &loyalty_path).await;
     assert_eq!(loyalty["balance"], 12);
     assert_eq!(ledger_sum(&platform, &ana_id).await, 12);
     assert_eq!(loyalty["history"]["items"][0]["kind"], "adjust");
 
     // Staff without orders:write cannot redeem; another tenant sees no such customer.
     let clerk = platform.token(owner.tenant, &["customers:write"]);
-    let response = platform
-        .request(reqwest::Method::POST, &redeem_path, &clerk)
-        .header("idempotency-key", Uuid::now_v7().to_string())
-        .json(&json!({"order_id": second, "reward_id": "coffee"}))
-        .send()
-        .await
-        .unwrap();
+    let response = post(
+        &platform,
+        &clerk,
+        &redeem_path,
+        &json!({"order_id": second, "reward_id": "coffee"}),
+    )
+    .await;
     problem(response, 403, "permission_denied").await;
     let other = sign_up(&platform, "redeem-other").await;
     let response = post(

@@ -16,16 +16,11 @@ use crate::support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::sales::{json_of, post};
+use common::api::{get, json_of, post, send, text};
 use common::{PASSWORD, TestPlatform, emulator_or_skip, eventually, post_login, sign_up};
 use reqwest::Method;
 use serde_json::{Value, json};
-use support::{get, send};
 use uuid::Uuid;
-
-fn text(value: &Value) -> String {
-    value.as_str().unwrap().to_owned()
-}
 
 /// The variant of `product` named `name`.
 fn variant(product: &Value, name: &str) -> String {

@@ -1,34 +1,10 @@
-//! Helpers of the order, payment and kitchen tests: requests with a fresh `Idempotency-Key`,
-//! a stocked product, an open order, stock levels and outbox counts.
+//! Fixtures of the order and payment tests: a stocked product, an open order and stock levels.
+//! The request helpers they use with them are re-exported from [`super::api`].
 
-use serde_json::{Value, json};
-use uuid::Uuid;
+use serde_json::json;
 
+pub use super::api::{events, json_of, post};
 use super::{Owner, TestPlatform};
-
-/// POSTs `body` with a fresh `Idempotency-Key`.
-pub async fn post(
-    platform: &TestPlatform,
-    token: &str,
-    path: &str,
-    body: &Value,
-) -> reqwest::Response {
-    platform
-        .request(reqwest::Method::POST, path, token)
-        .header("idempotency-key", Uuid::now_v7().to_string())
-        .json(body)
-        .send()
-        .await
-        .unwrap()
-}
-
-/// The body of `response`, after checking its status.
-pub async fn json_of(response: reqwest::Response, status: u16) -> Value {
-    let actual = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    assert_eq!(actual, status, "{text}");
-    serde_json::from_str(&text).unwrap()
-}
 
 /// A tracked product with `stock` units received at the owner's location; its variant id.
 pub async fn stocked(platform: &TestPlatform, owner: &Owner, stock: i64) -> String {
@@ -95,18 +71,4 @@ pub async fn on_hand(platform: &TestPlatform, owner: &Owner, variant: &str) -> (
         .await
         .unwrap();
     (row.get(0), row.get(1))
-}
-
-/// How many events of `event_type` the tenant has in the outbox.
-pub async fn events(platform: &TestPlatform, tenant: Uuid, event_type: &str) -> i64 {
-    platform
-        .admin()
-        .await
-        .query_one(
-            "SELECT count(*) FROM events.outbox WHERE tenant_id = $1 AND event_type = $2",
-            &[&tenant, &event_type],
-        )
-        .await
-        .unwrap()
-        .get(0)
 }

@@ -1,7 +1,8 @@
-//! Fixtures of the customer and loyalty tests: a tenant with a product, customers, orders for
-//! them, and the `sales.order.paid` / `sales.order.refunded` events the payments functions will
-//! publish (built here from the order, published through the platform's publisher: the Pub/Sub
-//! emulator under `make test`).
+//! Fixtures of the customer and loyalty tests: a product, customers, orders for them, the
+//! `sales.order.paid` / `sales.order.refunded` events the payments functions publish (built here
+//! from the order, published through the platform's publisher: the Pub/Sub emulator under
+//! `make test`), a loyalty program, and the points as the ledger holds them. Requests go through
+//! `crate::common::api`.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
@@ -11,68 +12,19 @@ use olympus::events::{Envelope, Event};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::common::api::{id, json_of, post, send};
 use crate::common::{Owner, TestPlatform};
-
-pub async fn send(
-    platform: &TestPlatform,
-    method: reqwest::Method,
-    path: &str,
-    token: &str,
-    body: Option<&Value>,
-) -> reqwest::Response {
-    let mut builder = platform.request(method, path, token);
-    if let Some(body) = body {
-        builder = builder.json(body);
-    }
-    builder.send().await.unwrap()
-}
-
-pub async fn json_of(response: reqwest::Response, status: u16) -> Value {
-    let actual = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    assert_eq!(actual, status, "{text}");
-    serde_json::from_str(&text).unwrap()
-}
-
-pub async fn get(platform: &TestPlatform, token: &str, path: &str) -> Value {
-    json_of(
-        send(platform, reqwest::Method::GET, path, token, None).await,
-        200,
-    )
-    .await
-}
 
 /// `POST /v1/customers` with `body`, expecting 201.
 pub async fn customer(platform: &TestPlatform, token: &str, body: Value) -> Value {
-    json_of(
-        send(
-            platform,
-            reqwest::Method::POST,
-            "/v1/customers",
-            token,
-            Some(&body),
-        )
-        .await,
-        201,
-    )
-    .await
-}
-
-pub fn id(value: &Value) -> Uuid {
-    value["id"].as_str().unwrap().parse().unwrap()
+    json_of(post(platform, token, "/v1/customers", &body).await, 201).await
 }
 
 /// A product at `price_minor` without tax; returns its variant id.
 pub async fn product(platform: &TestPlatform, owner: &Owner, price_minor: i64) -> String {
+    let body = json!({"name": format!("Dish {price_minor}"), "price_minor": price_minor});
     let product = json_of(
-        send(
-            platform,
-            reqwest::Method::POST,
-            "/v1/products",
-            &owner.token,
-            Some(&json!({"name": format!("Dish {price_minor}"), "price_minor": price_minor})),
-        )
-        .await,
+        post(platform, &owner.token, "/v1/products", &body).await,
         201,
     )
     .await;
@@ -92,17 +44,7 @@ pub async fn order(
                       "customer_id": customer,
                       "lines": [{"variant_id": variant, "quantity": quantity}],
                       "tip_minor": 100});
-    json_of(
-        platform
-            .request(reqwest::Method::POST, "/v1/orders", &owner.token)
-            .header("idempotency-key", Uuid::now_v7().to_string())
-            .json(&body)
-            .send()
-            .await
-            .unwrap(),
-        201,
-    )
-    .await
+    json_of(post(platform, &owner.token, "/v1/orders", &body).await, 201).await
 }
 
 /// The `sales.order.paid` the payments functions emit for `order`, fully paid.
