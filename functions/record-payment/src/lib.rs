@@ -6,7 +6,9 @@
 //! still due) or `line_ids` (a split by lines: their totals plus their share of the service
 //! charge); `tendered_minor` for cash (the change is computed); `reference` (the processor's
 //! reference, required for `card` and `gift_card`), `card_brand` and `card_last4` (required for
-//! `card`), `note`. Several payments may cover one order. Answers 201 with the payment
+//! `card`), `note`, `created_at` (a payment a till took offline: at most 5 minutes ahead of the
+//! server and not before the order's `ordered_at`; stored as the payment's time and sent as
+//! `paid_at`, default now). Several payments may cover one order. Answers 201 with the payment
 //! (`change_minor`, `refundable_minor`) and the order (`paid_minor`, `balance_minor`,
 //! `payment_status`) under `order`.
 //!
@@ -15,7 +17,8 @@
 //! `order_cancelled`, `line_already_paid`; 422 `invalid_amount`, `invalid_text`,
 //! `tendered_not_cash`, `tendered_too_little`, `amount_and_lines`, `duplicate_line`,
 //! `unknown_line`, `reference_required`, `card_brand_required`, `invalid_card_last4`,
-//! `card_details_not_card`, `idempotency_key_reused`.
+//! `card_details_not_card`, `invalid_created_at` (with `field`, and `not_before` when too
+//! early), `idempotency_key_reused`.
 //!
 //! Env: `DATABASE_URL`, `AUTH_JWKS`, `AUTH_ISSUER`, `AUTH_AUDIENCE`. Emits:
 //! `sales.payment.recorded`, `sales.order.paid` (when the payments come to cover the total).

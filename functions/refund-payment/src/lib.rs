@@ -4,14 +4,17 @@
 //! Body: `reason` (required), `amount_minor` (default: everything of the payment not yet
 //! refunded), `reference` (the processor's refund reference), `restock`: `[{line_id,
 //! quantity}]`, lines of a placed or completed order whose stock goes back (inventory `return`
-//! movements; a line never goes back twice). A payment may be refunded several times, never
-//! above what it brought. Answers 201 with the refund, its `payment` and the `order`
-//! (`refunded_minor`, `payment_status`).
+//! movements; a line never goes back twice), `created_at` (a refund given offline: at most 5
+//! minutes ahead of the server and not before its payment; stored as the refund's time, sent as
+//! `refunded_at` and dating the stock's return; default now). A payment may be refunded several
+//! times, never above what it brought. Answers 201 with the refund, its `payment` and the
+//! `order` (`refunded_minor`, `payment_status`).
 //!
 //! Errors: 400 `idempotency_key_required`; 403 `permission_denied`; 404 `not_found`; 409
 //! `payment_fully_refunded`, `nothing_to_restock`; 422 `refund_exceeds_payment` (with
 //! `refundable_minor`), `invalid_amount`, `invalid_text`, `invalid_quantity`, `duplicate_line`,
-//! `unknown_line`, `line_not_tracked`, `restock_exceeds_line`, `idempotency_key_reused`.
+//! `unknown_line`, `line_not_tracked`, `restock_exceeds_line`, `invalid_created_at` (with
+//! `field`, and `not_before` when too early), `idempotency_key_reused`.
 //!
 //! Env: `DATABASE_URL`, `AUTH_JWKS`, `AUTH_ISSUER`, `AUTH_AUDIENCE`. Emits:
 //! `sales.order.refunded`.

@@ -4,6 +4,12 @@
 //! gives back part or all of one payment, never more than it brought, and may return the
 //! refunded lines' stock.
 //!
+//! A till that took a payment or refund offline sends its own `created_at`: it is the row's
+//! time and the event's `paid_at` / `refunded_at`, so the sale lands on its business day. It may
+//! be at most [`MAX_CLOCK_AHEAD_MINUTES`] ahead of the server (the order's own rule, so one
+//! till clock passes both) and never before what it follows: a payment not before the order was
+//! taken (`ordered_at`), a refund not before its payment.
+//!
 //! Every write locks the order row first (then the payment), so concurrent payments on one
 //! order cannot overpay it together, and the order's `paid_minor` / `refunded_minor` always
 //! equal the sums of its payments and refunds. `sales.order.paid` is recorded exactly once per
@@ -19,6 +25,7 @@ use uuid::Uuid;
 use super::lifecycle::{Actor, MAX_REASON_CHARS};
 use super::orders::{self, OrderView, Status};
 use super::pricing::div_half_even;
+use super::quote::MAX_CLOCK_AHEAD_MINUTES;
 use crate::db::Transaction;
 use crate::error::Error;
 use crate::events::Outbox;
@@ -83,6 +90,9 @@ pub struct PaymentDraft {
     pub card_last4: Option<String>,
     #[serde(default)]
     pub note: Option<String>,
+    /// The till's clock when the payment was taken offline; absent: now.
+    #[serde(default)]
+    pub created_at: Option<DateTime<Utc>>,
 }
 
 /// A line whose stock goes back with a refund.
@@ -105,6 +115,9 @@ pub struct RefundDraft {
     /// Lines whose stock goes back (inventory `return` movements).
     #[serde(default)]
     pub restock: Vec<RestockLine>,
+    /// The till's clock when the refund was given offline; absent: now.
+    #[serde(default)]
+    pub created_at: Option<DateTime<Utc>>,
 }
 
 /// A refund as answered.
@@ -276,6 +289,41 @@ fn check_text(text: Option<&String>, field: &str, max: usize) -> Result<(), Erro
         )),
         _ => Ok(()),
     }
+}
+
+/// 422 `invalid_created_at` unless a client's `created_at` is at most
+/// [`MAX_CLOCK_AHEAD_MINUTES`] ahead of `now` and not before `not_before` (the time of what it
+/// follows, named by `follows` in the detail).
+pub fn check_created_at(
+    created_at: Option<DateTime<Utc>>,
+    not_before: DateTime<Utc>,
+    follows: &str,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    let Some(at) = created_at else {
+        return Ok(());
+    };
+    if at > now + chrono::Duration::minutes(MAX_CLOCK_AHEAD_MINUTES) {
+        return Err(invalid(
+            "invalid_created_at",
+            "created_at",
+            format!(
+                "`created_at` is more than {MAX_CLOCK_AHEAD_MINUTES} minutes ahead of the server."
+            ),
+        ));
+    }
+    if at < not_before {
+        return Err(invalid(
+            "invalid_created_at",
+            "created_at",
+            format!(
+                "`created_at` is before {follows} ({}).",
+                not_before.to_rfc3339()
+            ),
+        )
+        .with_extension("not_before", not_before.to_rfc3339()));
+    }
+    Ok(())
 }
 
 /// Checks what a payment says about itself, before anything is read.
@@ -534,6 +582,12 @@ pub async fn record_payment(
 ) -> Result<(PaymentView, OrderView), Error> {
     check_payment(draft)?;
     let order = lock_order(tx, order_id, visible).await?;
+    check_created_at(
+        draft.created_at,
+        order.ordered_at,
+        "the order was taken",
+        Utc::now(),
+    )?;
     if order.status == Status::Cancelled {
         return Err(Error::conflict(
             "order_cancelled",
@@ -576,8 +630,9 @@ pub async fn record_payment(
         "INSERT INTO sales.payments
                 (id, tenant_id, order_id, location_id, tender, amount_minor, tendered_minor,
                  change_minor, currency, reference, card_brand, card_last4, line_ids, note,
-                 recorded_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                 recorded_by, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+                 coalesce($16, now()))",
         &[
             &id,
             &actor.tenant,
@@ -594,6 +649,7 @@ pub async fn record_payment(
             &draft.line_ids,
             &note,
             &actor.user,
+            &draft.created_at,
         ],
     )
     .await?;
@@ -685,9 +741,10 @@ async fn restock_lines(
     order_id: Uuid,
     order: &LockedOrder,
     refund_id: Uuid,
-    restock: &[RestockLine],
+    draft: &RefundDraft,
     outbox: &mut Outbox,
 ) -> Result<(), Error> {
+    let restock = draft.restock.as_slice();
     if restock.is_empty() {
         return Ok(());
     }
@@ -741,7 +798,8 @@ async fn restock_lines(
             kind: Kind::Return,
             quantity: line.quantity,
             reason: Some("refund".to_owned()),
-            occurred_at: Utc::now(),
+            // An offline refund's stock came back when it was given.
+            occurred_at: draft.created_at.unwrap_or_else(Utc::now),
             reference: Some(Reference {
                 kind: "refund".to_owned(),
                 id: refund_id.to_string(),
@@ -786,10 +844,17 @@ pub async fn record_refund(
         .map_err(|_| payment_not_found())?;
     let payment = tx
         .query_one(
-            "SELECT amount_minor, refunded_minor FROM sales.payments WHERE id = $1 FOR UPDATE",
+            "SELECT amount_minor, refunded_minor, created_at FROM sales.payments
+             WHERE id = $1 FOR UPDATE",
             &[&payment_id],
         )
         .await?;
+    check_created_at(
+        draft.created_at,
+        payment.try_get("created_at")?,
+        "the payment was taken",
+        Utc::now(),
+    )?;
     let refundable =
         payment.try_get::<_, i64>("amount_minor")? - payment.try_get::<_, i64>("refunded_minor")?;
     if refundable <= 0 {
@@ -808,13 +873,13 @@ pub async fn record_refund(
         .with_extension("refundable_minor", refundable));
     }
     let id = Uuid::now_v7();
-    restock_lines(tx, actor, order_id, &order, id, &draft.restock, outbox).await?;
+    restock_lines(tx, actor, order_id, &order, id, draft, outbox).await?;
     let restocked = serde_json::to_value(&draft.restock).unwrap_or(Value::Null);
     tx.execute(
         "INSERT INTO sales.refunds
                 (id, tenant_id, payment_id, order_id, amount_minor, reason, reference, restocked,
-                 recorded_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                 recorded_by, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, coalesce($10, now()))",
         &[
             &id,
             &actor.tenant,
@@ -825,6 +890,7 @@ pub async fn record_refund(
             &draft.reference.as_deref().map(str::trim),
             &restocked,
             &actor.user,
+            &draft.created_at,
         ],
     )
     .await?;
@@ -870,4 +936,33 @@ pub async fn record_refund(
         .await?
         .ok_or_else(orders::not_found)?;
     Ok((refund, payment, view))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_created_at_is_neither_ahead_of_the_server_nor_before_what_it_follows() {
+        let now: DateTime<Utc> = "2025-03-07T12:00:00Z".parse().unwrap();
+        let ordered: DateTime<Utc> = "2025-03-07T11:00:00Z".parse().unwrap();
+        let at = |text: &str| Some(text.parse::<DateTime<Utc>>().unwrap());
+        let check = |created_at| check_created_at(created_at, ordered, "the order", now);
+        assert!(check(None).is_ok());
+        assert!(check(at("2025-03-07T11:00:00Z")).is_ok());
+        assert!(
+            check(at("2025-03-07T12:05:00Z")).is_ok(),
+            "clock skew allowed"
+        );
+        let ahead = check(at("2025-03-07T12:05:01Z")).unwrap_err();
+        assert_eq!(ahead.code(), "invalid_created_at");
+        assert_eq!(ahead.problem().extensions["field"], "created_at");
+        let before = check(at("2025-03-07T10:59:59Z")).unwrap_err();
+        assert_eq!(before.code(), "invalid_created_at");
+        assert_eq!(
+            before.problem().extensions["not_before"],
+            "2025-03-07T11:00:00+00:00"
+        );
+    }
 }
