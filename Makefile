@@ -23,8 +23,9 @@ setup:
 	@bash dev/setup.sh
 
 ## The whole platform on http://127.0.0.1:8080 (Ctrl-C stops everything it started).
+## SEED=demo also seeds a demo restaurant with eight weeks of orders once it listens.
 dev: setup
-	$(CARGO) run -p dev -- up
+	$(CARGO) run -p dev -- up$(if $(SEED), --seed $(SEED))
 
 ## Format, lint, Terraform checks and every test, with PostgreSQL and the emulator started here.
 # The function binaries are not built here: no test runs them (the dev runner links every

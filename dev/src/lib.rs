@@ -1,6 +1,6 @@
 //! The local platform, never deployed: every function in one process ([`runner`]), the local
 //! services ([`services`]: PostgreSQL, the Pub/Sub emulator), the topology generator
-//! ([`topology`]) and the benchmarks ([`bench`]).
+//! ([`topology`]), the benchmarks ([`bench`]) and the demo data ([`seed`]).
 
 pub mod bench;
 pub mod bench_auth;
@@ -11,6 +11,7 @@ pub mod load;
 pub mod pubsub;
 pub mod rollup;
 pub mod runner;
+pub mod seed;
 pub mod services;
 pub mod topology;
 

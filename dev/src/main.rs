@@ -33,6 +33,9 @@ enum Command {
         /// Where the throwaway cluster, logs and the operator token live (default: .dev/).
         #[arg(long, env = "DEV_STATE_DIR")]
         state_dir: Option<PathBuf>,
+        /// Once listening, seed this scenario (as `dev seed` does) and print its summary.
+        #[arg(long, value_enum)]
+        seed: Option<dev::seed::Scenario>,
     },
     /// Write terraform/functions.auto.tfvars.json from the function specs.
     Topology {
@@ -64,6 +67,8 @@ enum Command {
     Rollup(dev::rollup::Args),
     /// Measure the sales rollup over 1M generated order lines and the 90-day sales report.
     BenchRollup(dev::bench_rollup::Args),
+    /// Seed the running `make dev` platform with a demo restaurant and weeks of orders.
+    Seed(dev::seed::Args),
 }
 
 fn main() -> ExitCode {
@@ -89,7 +94,11 @@ fn main() -> ExitCode {
 
 async fn run(command: Command) -> Result<ExitCode> {
     match command {
-        Command::Up { port, state_dir } => up(port, state_dir.unwrap_or_else(state_dir_default))
+        Command::Up {
+            port,
+            state_dir,
+            seed,
+        } => Box::pin(up(port, state_dir.unwrap_or_else(state_dir_default), seed))
             .await
             .map(|()| ExitCode::SUCCESS),
         Command::Topology { check } => topology_command(check),
@@ -105,6 +114,9 @@ async fn run(command: Command) -> Result<ExitCode> {
             .map(|()| ExitCode::SUCCESS),
         Command::Rollup(args) => dev::rollup::run(args).await.map(|()| ExitCode::SUCCESS),
         Command::BenchRollup(args) => Box::pin(dev::bench_rollup::run(args))
+            .await
+            .map(|()| ExitCode::SUCCESS),
+        Command::Seed(args) => Box::pin(dev::seed::run(args))
             .await
             .map(|()| ExitCode::SUCCESS),
     }
@@ -133,7 +145,7 @@ fn topology_command(check: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn up(port: u16, dir: PathBuf) -> Result<()> {
+async fn up(port: u16, dir: PathBuf, seed: Option<dev::seed::Scenario>) -> Result<()> {
     init_logging();
     std::fs::create_dir_all(&dir)?;
     println!("Olympus local platform");
@@ -246,7 +258,25 @@ async fn up(port: u16, dir: PathBuf) -> Result<()> {
     println!("  health        curl {}/healthz", platform.url());
     println!("Ctrl-C stops everything.");
 
-    olympus::runtime::shutdown_signal().await;
+    // Seeding runs beside the platform it seeds, so Ctrl-C still stops both at any time.
+    let seeding = async {
+        if seed == Some(dev::seed::Scenario::Demo) {
+            let mut options = dev::seed::Options::demo(platform.url());
+            options.env_file = Some(dir.join("demo.env"));
+            match Box::pin(dev::seed::seed(&options)).await {
+                Ok(summary) => {
+                    summary.print();
+                    println!("Ctrl-C stops everything.");
+                }
+                Err(e) => eprintln!("dev: seeding the demo failed: {e:#}"),
+            }
+        }
+        std::future::pending::<()>().await;
+    };
+    tokio::select! {
+        () = olympus::runtime::shutdown_signal() => {}
+        () = seeding => {}
+    }
     println!("stopping...");
     platform.stop().await;
     drop(emulator);
