@@ -6,6 +6,7 @@ mod common;
 #[path = "support/shop.rs"]
 mod support;
 
+mod analytics;
 mod auth_flow;
 mod catalog_feed;
 mod catalog_import;
@@ -31,9 +32,11 @@ mod orders_preview;
 mod orders_update;
 mod passwords;
 mod payments;
+mod restaurant_flow;
 mod rls;
 mod roles_keys;
 mod runtime;
+mod seed;
 mod tenant_reads;
 mod tenants;
 mod terraform;

@@ -200,6 +200,41 @@ pub async fn record(
         .iter()
         .filter(|m| !(m.kind == Kind::Sale && untracked.contains(&m.variant_id)))
         .collect();
+    apply(tx, tenant, &movements, context, outbox).await
+}
+
+/// Sells stock for an order just priced in `tx`: as [`record`], without looking the variants
+/// and the location up again (pricing read them in this transaction, and `sales` holds only
+/// lines of variants that track inventory). Two statements fewer on every order a till sends.
+pub async fn record_priced_sales(
+    tx: &Transaction<'_>,
+    tenant: Uuid,
+    sales: &[Movement],
+    context: Context,
+    outbox: &mut Outbox,
+) -> Result<Vec<Recorded>, Error> {
+    if let Some(index) = sales
+        .iter()
+        .position(|m| m.kind != Kind::Sale || !(1..=MAX_QUANTITY).contains(&m.quantity))
+    {
+        return Err(invalid(
+            "invalid_quantity",
+            index,
+            format!("Line {index}: a sale needs a quantity of 1 to {MAX_QUANTITY}."),
+        ));
+    }
+    let sales: Vec<&Movement> = sales.iter().collect();
+    apply(tx, tenant, &sales, context, outbox).await
+}
+
+/// The part of [`record`] after the checks: consume the hold, lock, apply, write the ledger.
+async fn apply(
+    tx: &Transaction<'_>,
+    tenant: Uuid,
+    movements: &[&Movement],
+    context: Context,
+    outbox: &mut Outbox,
+) -> Result<Vec<Recorded>, Error> {
     // The hold is consumed even when nothing is left to record (an order of untracked
     // variants only), or it would keep counting until it expires.
     if let Some(reservation) = context.consumes {
@@ -231,7 +266,7 @@ pub async fn record(
     // Effects in Rust (the rows are locked, so what was read is what is there).
     let mut recorded = Vec::with_capacity(movements.len());
     let mut sells: BTreeMap<Pair, bool> = BTreeMap::new();
-    for movement in &movements {
+    for movement in movements {
         let pair = (movement.variant_id, movement.location_id);
         let level = levels
             .get_mut(&pair)
@@ -300,7 +335,7 @@ pub async fn record(
         return Err(shortage(tx, &short, &before, &levels).await?);
     }
 
-    insert_ledger(tx, tenant, context.actor, &recorded, &movements).await?;
+    insert_ledger(tx, tenant, context.actor, &recorded, movements).await?;
     emit_low_stock(tx, tenant, &before, &levels, outbox).await?;
     Ok(recorded)
 }

@@ -171,7 +171,7 @@ pub async fn place(
         return Err(order_empty());
     }
     let view = set_status(tx, id, Status::Placed, None).await?;
-    send(tx, actor, &view, &sales, outbox).await?;
+    send(tx, actor, &view, &sales, false, outbox).await?;
     Ok(view)
 }
 
@@ -204,7 +204,7 @@ pub async fn send_created(
             }),
         })
         .collect();
-    send(tx, actor, view, &sales, outbox).await
+    send(tx, actor, view, &sales, true, outbox).await
 }
 
 fn order_empty() -> Error {
@@ -215,12 +215,14 @@ fn order_empty() -> Error {
     )
 }
 
-/// Kitchen tickets, `sales.order.placed`, and the stock sold, of the placed order `view`.
+/// Kitchen tickets, `sales.order.placed`, and the stock sold, of the placed order `view`;
+/// `just_priced`: its lines' variants were read in this transaction.
 async fn send(
     tx: &Transaction<'_>,
     actor: Actor,
     view: &OrderView,
     sales: &[Movement],
+    just_priced: bool,
     outbox: &mut Outbox,
 ) -> Result<(), Error> {
     crate::kitchen::tickets::create_tickets_for_order(tx, actor.tenant, view.id, outbox).await?;
@@ -244,7 +246,11 @@ async fn send(
             actor: actor.user,
             consumes: None,
         };
-        inventory::record(tx, actor.tenant, sales, context, outbox).await?;
+        if just_priced {
+            inventory::record_priced_sales(tx, actor.tenant, sales, context, outbox).await?;
+        } else {
+            inventory::record(tx, actor.tenant, sales, context, outbox).await?;
+        }
     }
     Ok(())
 }

@@ -434,8 +434,8 @@ pub struct Allotted {
     pub number: String,
 }
 
-/// Takes the next order number of `location_id`'s business day of `at` in two short
-/// transactions of its own (two round trips), unless the tenant already has an order with
+/// Takes the next order number of `location_id`'s business day of `at` in a short
+/// transaction of its own (one round trip), unless the tenant already has an order with
 /// `client_order_id` (an offline till's replay, which must not use up a number).
 ///
 /// Why not inside the order's transaction: the day's counter is the one row every order at a
@@ -445,6 +445,10 @@ pub struct Allotted {
 /// then fails (422, `insufficient_stock`) leaves a gap in the day's numbers, as at most tills.
 /// The counter commits without waiting for its WAL flush: the order's own commit flushes
 /// it, so no stored order ever has a number a crash could hand out again.
+///
+/// The business date is computed by PostgreSQL ([`crate::analytics::business_date_sql`], the
+/// rule of [`business_date`], checked against it case by case), so that the counter is
+/// taken in the same statement that reads the location.
 pub async fn allot(
     client: &Client,
     tenant: Uuid,
@@ -452,57 +456,59 @@ pub async fn allot(
     client_order_id: Option<&str>,
     at: DateTime<Utc>,
 ) -> Result<Allotment, Error> {
-    let location: Params1 = [&location_id];
-    let key: Params1 = [&client_order_id];
-    let mut reads: Vec<(&str, db::Params<'_>)> = vec![(
-        "SELECT time_zone, day_cutoff FROM platform.locations WHERE id = $1",
-        &location,
-    )];
-    if client_order_id.is_some() {
-        reads.push((
-            "SELECT id FROM sales.orders WHERE client_order_id = $1",
-            &key,
-        ));
-    }
-    let found = db::tenant_read(client, tenant, &reads).await?;
-    if let Some(row) = found.get(1).and_then(|rows| rows.first()) {
-        return Ok(Allotment::Replay(row.try_get(0)?));
-    }
-    let Some(row) = found.first().and_then(|rows| rows.first()) else {
-        return Err(Error::unprocessable(
-            "unknown_location",
-            format!("No location {location_id}."),
-        )
-        .with_extension("field", "location_id"));
-    };
-    let time_zone: String = row.try_get(0)?;
-    let date = business_date(&time_zone, row.try_get(1)?, at);
-    let counter: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&tenant, &location_id, &date];
+    let counter: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
+        [&tenant, &location_id, &at, &client_order_id];
     let taken = db::tenant_batch(
         client,
         "BEGIN; SET LOCAL synchronous_commit TO off",
         tenant,
+        &[(ALLOT.as_str(), &counter)],
+    )
+    .await?;
+    if let Some(row) = taken.first().and_then(|rows| rows.first()) {
+        let n: i32 = row.try_get(0)?;
+        return Ok(Allotment::Number(Allotted {
+            business_date: row.try_get(1)?,
+            number: order_number(n),
+        }));
+    }
+    // Nothing taken: the tenant has an order with this client_order_id (orders are never
+    // deleted), or it has no such location.
+    let key: Params1 = [&client_order_id];
+    let found = db::tenant_read(
+        client,
+        tenant,
         &[(
-            "INSERT INTO sales.order_number_counters AS c
-                    (tenant_id, location_id, business_date, last_number)
-             VALUES ($1, $2, $3, 1)
-             ON CONFLICT (tenant_id, location_id, business_date)
-             DO UPDATE SET last_number = c.last_number + 1
-             RETURNING c.last_number",
-            &counter,
+            "SELECT id FROM sales.orders WHERE client_order_id = $1",
+            &key,
         )],
     )
     .await?;
-    let n: i32 = taken
-        .first()
-        .and_then(|rows| rows.first())
-        .ok_or_else(|| Error::internal("the order number counter returned no row"))?
-        .try_get(0)?;
-    Ok(Allotment::Number(Allotted {
-        business_date: date,
-        number: order_number(n),
-    }))
+    match found.first().and_then(|rows| rows.first()) {
+        Some(row) => Ok(Allotment::Replay(row.try_get(0)?)),
+        None => Err(Error::unprocessable(
+            "unknown_location",
+            format!("No location {location_id}."),
+        )
+        .with_extension("field", "location_id")),
+    }
 }
+
+static ALLOT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "INSERT INTO sales.order_number_counters AS c
+                (tenant_id, location_id, business_date, last_number)
+         SELECT $1, l.id, {date}, 1
+         FROM platform.locations l
+         WHERE l.id = $2
+           AND NOT EXISTS (SELECT 1 FROM sales.orders o WHERE o.client_order_id = $4)
+         ON CONFLICT (tenant_id, location_id, business_date)
+         DO UPDATE SET last_number = c.last_number + 1
+         RETURNING c.last_number, c.business_date",
+        date =
+            crate::analytics::business_date_sql("$3::timestamptz", "l.time_zone", "l.day_cutoff")
+    )
+});
 
 type Params1<'a> = [&'a (dyn tokio_postgres::types::ToSql + Sync); 1];
 
