@@ -6,9 +6,9 @@
 //!
 //! A till that took a payment or refund offline sends its own `created_at`: it is the row's
 //! time and the event's `paid_at` / `refunded_at`, so the sale lands on its business day. It may
-//! be at most [`MAX_CLOCK_AHEAD_MINUTES`] ahead of the server (the order's own rule, so one
-//! till clock passes both) and never before what it follows: a payment not before the order was
-//! taken (`ordered_at`), a refund not before its payment.
+//! be at most [`super::quote::MAX_CLOCK_AHEAD_MINUTES`] ahead of the server (the order's own
+//! rule, so one till clock passes both) and never before what it follows: a payment not before
+//! the order was taken (`ordered_at`), a refund not before its payment.
 //!
 //! Every write locks the order row first (then the payment), so concurrent payments on one
 //! order cannot overpay it together, and the order's `paid_minor` / `refunded_minor` always
@@ -25,7 +25,6 @@ use uuid::Uuid;
 use super::lifecycle::{Actor, MAX_REASON_CHARS};
 use super::orders::{self, OrderView, Status};
 use super::pricing::div_half_even;
-use super::quote::MAX_CLOCK_AHEAD_MINUTES;
 use crate::db::Transaction;
 use crate::error::Error;
 use crate::events::Outbox;
@@ -292,8 +291,8 @@ fn check_text(text: Option<&String>, field: &str, max: usize) -> Result<(), Erro
 }
 
 /// 422 `invalid_created_at` unless a client's `created_at` is at most
-/// [`MAX_CLOCK_AHEAD_MINUTES`] ahead of `now` and not before `not_before` (the time of what it
-/// follows, named by `follows` in the detail).
+/// [`super::quote::MAX_CLOCK_AHEAD_MINUTES`] ahead of `now` and not before `not_before` (the
+/// time of what it follows, named by `follows` in the detail).
 pub fn check_created_at(
     created_at: Option<DateTime<Utc>>,
     not_before: DateTime<Utc>,
@@ -303,15 +302,7 @@ pub fn check_created_at(
     let Some(at) = created_at else {
         return Ok(());
     };
-    if at > now + chrono::Duration::minutes(MAX_CLOCK_AHEAD_MINUTES) {
-        return Err(invalid(
-            "invalid_created_at",
-            "created_at",
-            format!(
-                "`created_at` is more than {MAX_CLOCK_AHEAD_MINUTES} minutes ahead of the server."
-            ),
-        ));
-    }
+    super::quote::check_not_ahead(at, now)?;
     if at < not_before {
         return Err(invalid(
             "invalid_created_at",

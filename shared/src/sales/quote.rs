@@ -230,6 +230,13 @@ fn on_line(error: Error, index: usize) -> Error {
 pub fn check(draft: &OrderDraft, now: DateTime<Utc>) -> Result<DateTime<Utc>, Error> {
     check_draft(draft)?;
     let at = draft.created_at.unwrap_or(now);
+    check_not_ahead(at, now)?;
+    Ok(at)
+}
+
+/// 422 `invalid_created_at` when a client's `created_at` (an order's, a payment's) is more
+/// than [`MAX_CLOCK_AHEAD_MINUTES`] ahead of the server.
+pub fn check_not_ahead(at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), Error> {
     if at > now + chrono::Duration::minutes(MAX_CLOCK_AHEAD_MINUTES) {
         return Err(invalid(
             "invalid_created_at",
@@ -239,7 +246,7 @@ pub fn check(draft: &OrderDraft, now: DateTime<Utc>) -> Result<DateTime<Utc>, Er
             ),
         ));
     }
-    Ok(at)
+    Ok(())
 }
 
 /// Prices `draft` at its location as of its `created_at` (or `now`), inside `tx` (the tenant's
