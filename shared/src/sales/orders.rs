@@ -515,7 +515,8 @@ type Params1<'a> = [&'a (dyn tokio_postgres::types::ToSql + Sync); 1];
 /// Stores `quote` as a new order of `tenant` with the number [`allot`] gave it, `open`, or
 /// `placed` when the till sends and places it at once (the caller then makes the effects of
 /// placing with [`super::lifecycle::send_created`]): one row version instead of an insert and
-/// an update that rewrites every index of the order.
+/// an update that rewrites every index of the order. Such an order is placed when it was taken
+/// (`ordered_at`: an offline till's own time).
 pub async fn create(
     tx: &Transaction<'_>,
     tenant: Uuid,
@@ -540,7 +541,7 @@ pub async fn create(
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
                      $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25,
                      CASE WHEN $26 THEN 'placed' ELSE 'open' END,
-                     CASE WHEN $26 THEN now() END)
+                     CASE WHEN $26 THEN $24::timestamptz END)
              ON CONFLICT (tenant_id, client_order_id) DO NOTHING
              RETURNING id",
             &[
