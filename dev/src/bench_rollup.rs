@@ -7,10 +7,11 @@
 //!    products of two variants (three in four with a unit cost), written with SQL.
 //! 2. `--lines` order lines (3 per order) over `--days` business days, spread evenly over the
 //!    locations and days, generated with `generate_series` straight into sales.orders and
-//!    sales.order_lines (this measures the rollup, not order taking): every fifth order dine-in
-//!    with covers and a tip, every seventh discounted, 1 in 50 cancelled and 1 in 50 open (not
-//!    sales), 1 in 20 placed, the rest completed; 1 in 200 paid by card and partly refunded a
-//!    day later.
+//!    sales.order_lines (this measures the rollup, not order taking), each written as history
+//!    (`updated_at` when it was taken): every fifth order dine-in with covers and a tip, every
+//!    seventh discounted, 1 in 50 cancelled and 1 in 50 open (not sales), 1 in 20 placed, the
+//!    rest completed, over five channels, 08:00 to 22:00 local and all 60 variants; 1 in 200
+//!    paid by card and partly refunded a day later.
 //! 3. The rollup as the `rollup-sales` job runs it, in this process over one pooled
 //!    connection: the first (full) incremental run, a run with nothing changed, a run after
 //!    100 late orders land on one old day, and a backfill of the whole range. Wall time of each
@@ -79,6 +80,8 @@ struct Report {
     data: Data,
     rollups: Vec<RollupRun>,
     peak_memory: Memory,
+    /// The report reads called in-process (no HTTP, no token): what the database part costs.
+    direct_reports: Vec<DirectRun>,
     reports: Vec<ReportRun>,
     targets: Vec<Target>,
     caveat: &'static str,
@@ -111,6 +114,14 @@ struct Memory {
     process_vm_hwm_kib: Option<u64>,
     /// Peak resident set of the PostgreSQL backend that ran the rollup's statements, KiB.
     backend_vm_hwm_kib: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+struct DirectRun {
+    name: &'static str,
+    calls: usize,
+    p50_ms: f64,
+    p99_ms: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -212,6 +223,7 @@ pub async fn run(args: Args) -> Result<()> {
         )
         .await?,
     );
+    let direct = direct_reports(&pool, tenant, from, to).await?;
     let peak_memory = Memory {
         process_vm_hwm_kib: vm_hwm_kib("self"),
         backend_vm_hwm_kib: vm_hwm_kib(&backend_pid.to_string()),
@@ -248,6 +260,7 @@ pub async fn run(args: Args) -> Result<()> {
         data,
         rollups,
         peak_memory,
+        direct_reports: direct,
         reports,
         targets,
         caveat: CAVEAT,
@@ -277,6 +290,54 @@ async fn timed(
         rows: outcome.rows,
         days_per_second,
     })
+}
+
+/// The two report reads called directly, one after another over one pooled connection.
+async fn direct_reports(
+    pool: &olympus::db::Pool,
+    tenant: Uuid,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<DirectRun>> {
+    use olympus::analytics::report::{self, Granularity, Range, Scope, TopBy};
+    const CALLS: usize = 300;
+    let range = Range { from, to };
+    let scope = Scope::default();
+    let client = pool.get().await?;
+    let mut runs = Vec::new();
+    for name in ["sales report, by day", "top products, by net sales"] {
+        let mut took = Vec::with_capacity(CALLS);
+        for _ in 0..CALLS {
+            let started = Instant::now();
+            if name.starts_with("sales") {
+                report::sales(&client, tenant, range, Granularity::Day, &scope, None)
+                    .await
+                    .map_err(|e| anyhow!("{name}: {}", e.cause_chain()))?;
+            } else {
+                report::top_products(&client, tenant, range, TopBy::NetSales, 10, &scope)
+                    .await
+                    .map_err(|e| anyhow!("{name}: {}", e.cause_chain()))?;
+            }
+            took.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        took.sort_by(f64::total_cmp);
+        let at = |q: f64| {
+            #[allow(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                clippy::cast_precision_loss
+            )] // an index into the sorted sample
+            let i = ((took.len() - 1) as f64 * q).round() as usize;
+            round3(took[i])
+        };
+        runs.push(DirectRun {
+            name,
+            calls: CALLS,
+            p50_ms: at(0.50),
+            p99_ms: at(0.99),
+        });
+    }
+    Ok(runs)
 }
 
 /// VmHWM (peak resident set, KiB) of `/proc/<pid>/status`.
@@ -311,12 +372,14 @@ async fn generate(admin: &tokio_postgres::Client, args: &Args, from: NaiveDate) 
         .await?;
     admin
         .execute(
-            "INSERT INTO platform.locations (id, tenant_id, name, time_zone, currency, day_cutoff)
+            "INSERT INTO platform.locations (id, tenant_id, name, time_zone, currency, day_cutoff,
+                                             created_at, updated_at)
              SELECT gen_random_uuid(), $1, 'Bench ' || i,
                     CASE WHEN i % 2 = 0 THEN 'Europe/Paris' ELSE 'America/New_York' END, 'EUR',
-                    CASE WHEN i % 3 = 0 THEN time '04:00' ELSE time '00:00' END
+                    CASE WHEN i % 3 = 0 THEN time '04:00' ELSE time '00:00' END,
+                    $3::date - 1, $3::date - 1
              FROM generate_series(1, $2) i",
-            &[&tenant, &locations],
+            &[&tenant, &locations, &from],
         )
         .await?;
     admin
@@ -351,20 +414,25 @@ async fn generate(admin: &tokio_postgres::Client, args: &Args, from: NaiveDate) 
                  SELECT array_agg(id ORDER BY name) AS ids,
                         array_agg(time_zone ORDER BY name) AS zones
                  FROM platform.locations WHERE tenant_id = $1
+             ),
+             -- Order n is the k-th of day d at location loc; what varies between orders of
+             -- one location-day (channel, time, status, lines) follows k.
+             numbered AS (
+                 SELECT n, n % $3 AS loc, (n / $3) % $5 AS d, n / ($3 * $5) AS k
+                 FROM generate_series(0, $2 - 1) n
              )
-             SELECT n, gen_random_uuid() AS id, locs.ids[1 + n % $3] AS location_id,
-                    $4::date + ((n / $3) % $5)::int AS business_date,
-                    (($4::date + ((n / $3) % $5)::int) + time '08:00'
-                        + ((n * 7) % 840) * interval '1 minute')
-                        AT TIME ZONE locs.zones[1 + n % $3] AS ordered_at,
-                    CASE WHEN n % 50 = 0 THEN 'cancelled' WHEN n % 50 = 1 THEN 'open'
-                         WHEN n % 20 = 2 THEN 'placed' ELSE 'completed' END AS status,
-                    (ARRAY['dine_in', 'takeout', 'delivery', 'pickup', 'online'])[1 + n % 5]
+             SELECT n, k, d, gen_random_uuid() AS id, locs.ids[1 + loc] AS location_id,
+                    $4::date + d AS business_date,
+                    (($4::date + d) + time '08:00' + ((k * 7) % 840) * interval '1 minute')
+                        AT TIME ZONE locs.zones[1 + loc] AS ordered_at,
+                    CASE WHEN k % 50 = 0 THEN 'cancelled' WHEN k % 50 = 1 THEN 'open'
+                         WHEN k % 20 = 2 THEN 'placed' ELSE 'completed' END AS status,
+                    (ARRAY['dine_in', 'takeout', 'delivery', 'pickup', 'online'])[1 + k % 5]
                         AS channel,
-                    CASE WHEN n % 5 = 0 THEN 1 + (n / 5) % 4 END AS party_size,
-                    CASE WHEN n % 5 = 0 THEN 100 ELSE 0 END AS tip,
-                    n % 200 = 3 AS refunded
-             FROM generate_series(0, $2 - 1) n, locs",
+                    CASE WHEN k % 5 = 0 THEN 1 + (k / 5) % 4 END AS party_size,
+                    CASE WHEN k % 5 = 0 THEN 100 ELSE 0 END AS tip,
+                    k % 200 = 3 AS refunded
+             FROM numbered, locs",
             &[&tenant, &orders, &locations, &from, &days],
         )
         .await?;
@@ -373,11 +441,11 @@ async fn generate(admin: &tokio_postgres::Client, args: &Args, from: NaiveDate) 
             "CREATE TEMP TABLE bench_lines AS
              SELECT o.id AS order_id, i AS position, v.id AS variant_id, v.product_id,
                     v.product_name, v.variant_name, v.price, v.cost,
-                    1 + (o.n + i) % 3 AS quantity,
-                    CASE WHEN o.n % 7 = 0 THEN 50 ELSE 0 END AS discount
+                    1 + (o.k + i) % 3 AS quantity,
+                    CASE WHEN o.k % 7 = 0 THEN 50 ELSE 0 END AS discount
              FROM bench_orders o
              CROSS JOIN generate_series(0, 2) i
-             JOIN bench_variants v ON v.idx = (o.n * 3 + i) % $1",
+             JOIN bench_variants v ON v.idx = (o.k * 3 + i + o.d) % $1",
             &[&variants],
         )
         .await?;
@@ -389,7 +457,7 @@ async fn generate(admin: &tokio_postgres::Client, args: &Args, from: NaiveDate) 
                      party_size, currency, subtotal_minor, discount_minor, tax_minor,
                      tax_included_minor, service_charge_minor, tip_minor, total_minor,
                      paid_minor, refunded_minor, ordered_at, placed_at, completed_at,
-                     cancelled_at)
+                     cancelled_at, created_at, updated_at)
              SELECT o.id, '{tenant}'::uuid, o.location_id, 'B-' || o.n, o.business_date,
                     o.status, o.channel, 'pos', o.party_size, 'EUR', l.gross, l.discount, l.tax,
                     0, 0, o.tip, l.total + o.tip,
@@ -398,7 +466,8 @@ async fn generate(admin: &tokio_postgres::Client, args: &Args, from: NaiveDate) 
                     o.ordered_at,
                     CASE WHEN o.status <> 'open' THEN o.ordered_at END,
                     CASE WHEN o.status = 'completed' THEN o.ordered_at + interval '20 minutes' END,
-                    CASE WHEN o.status = 'cancelled' THEN o.ordered_at + interval '5 minutes' END
+                    CASE WHEN o.status = 'cancelled' THEN o.ordered_at + interval '5 minutes' END,
+                    least(o.ordered_at, now()), least(o.ordered_at + interval '30 minutes', now())
              FROM bench_orders o
              JOIN (SELECT order_id, sum(price * quantity) AS gross,
                           sum(least(discount, price * quantity)) AS discount,
@@ -433,7 +502,7 @@ async fn generate(admin: &tokio_postgres::Client, args: &Args, from: NaiveDate) 
              INSERT INTO sales.refunds
                     (id, tenant_id, payment_id, order_id, amount_minor, reason, created_at)
              SELECT gen_random_uuid(), p.tenant_id, p.id, p.order_id, p.refunded_minor,
-                    'bench', p.created_at + interval '1 day'
+                    'bench', least(p.created_at + interval '1 day', now())
              FROM sales.payments p WHERE p.tenant_id = '{tenant}'::uuid;
              SET session_replication_role = DEFAULT;
              ANALYZE sales.orders;
@@ -653,6 +722,12 @@ fn print_report(report: &Report, json_path: &Path) {
         mib(report.peak_memory.process_vm_hwm_kib),
         mib(report.peak_memory.backend_vm_hwm_kib)
     );
+    for run in &report.direct_reports {
+        println!(
+            "  in-process {:<41} {:>10} {:>9.3} {:>9.3}",
+            run.name, run.calls, run.p50_ms, run.p99_ms
+        );
+    }
     println!(
         "  {:<52} {:>10} {:>9} {:>9} {:>7}",
         "report", "per second", "p50 ms", "p99 ms", "errors"

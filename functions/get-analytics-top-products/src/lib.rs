@@ -11,7 +11,7 @@
 //! Answers `{from, to, by, limit, location_id, currency, items: [{rank, product_id,
 //! product_name, quantity, order_count, gross_sales_minor, discounts_minor, net_sales_minor,
 //! cost_of_goods_minor, costed_quantity}]}`, ties broken by the other measure, then by
-//! product id; `product_name` is the name it was last sold under in the range, and
+//! product id; `product_name` is its catalog name now (as sold, if it left the catalog), and
 //! `cost_of_goods_minor` covers the `costed_quantity` units whose cost was known.
 //!
 //! Errors: 403 `permission_denied`, `location_denied`; 422 `invalid_range`, `invalid_date`,

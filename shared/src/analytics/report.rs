@@ -196,8 +196,8 @@ impl TopBy {
 
     fn order_by(self) -> &'static str {
         match self {
-            Self::Quantity => "sum(quantity) DESC, sum(net_sales_minor) DESC",
-            Self::NetSales => "sum(net_sales_minor) DESC, sum(quantity) DESC",
+            Self::Quantity => "t.quantity DESC, t.net DESC",
+            Self::NetSales => "t.net DESC, t.quantity DESC",
         }
     }
 }
@@ -271,6 +271,32 @@ impl Figures {
         };
         figures.average_order_minor = average(figures.net_sales_minor, figures.order_count);
         Ok(figures)
+    }
+}
+
+impl Figures {
+    /// The sum of `parts`, with its own average.
+    fn total<'a>(parts: impl Iterator<Item = &'a Figures>) -> Self {
+        let mut sum = Self::default();
+        for part in parts {
+            sum.order_count += part.order_count;
+            sum.gross_sales_minor += part.gross_sales_minor;
+            sum.discounts_minor += part.discounts_minor;
+            sum.net_sales_minor += part.net_sales_minor;
+            sum.tax_minor += part.tax_minor;
+            sum.tax_included_minor += part.tax_included_minor;
+            sum.service_charges_minor += part.service_charges_minor;
+            sum.tips_minor += part.tips_minor;
+            sum.total_minor += part.total_minor;
+            sum.refunds_minor += part.refunds_minor;
+            sum.refund_count += part.refund_count;
+            sum.items_sold += part.items_sold;
+            sum.covers += part.covers;
+            sum.cost_of_goods_minor += part.cost_of_goods_minor;
+            sum.costed_items += part.costed_items;
+        }
+        sum.average_order_minor = average(sum.net_sales_minor, sum.order_count);
+        sum
     }
 }
 
@@ -402,9 +428,11 @@ pub async fn sales(
     let sums = sums();
     let scope_filter = "AND ($3::uuid IS NULL OR location_id = $3) \
                         AND ($4::uuid[] IS NULL OR location_id = ANY($4))";
+    // The series' buckets add up to the period's totals (every breakdown sums to the daily
+    // figures), so only the previous period needs a query of its own: one index range each.
     let series_sql = match granularity {
         Granularity::Hour => format!(
-            "SELECT local_hour, min(business_date), {sums}
+            "SELECT local_hour, min(business_date), min(currency), max(currency), {sums}
              FROM analytics.sales_hourly
              WHERE business_date BETWEEN $1 AND $2 {scope_filter}
                AND ($5::text IS NULL OR channel = $5)
@@ -412,7 +440,8 @@ pub async fn sales(
              ORDER BY local_hour"
         ),
         _ => format!(
-            "SELECT date_trunc('{trunc}', business_date::timestamp)::date, {sums}
+            "SELECT date_trunc('{trunc}', business_date::timestamp)::date, min(currency),
+                    max(currency), {sums}
              FROM {day_table}
              WHERE business_date BETWEEN $1 AND $2 {scope_filter} {day_channel}
              GROUP BY 1
@@ -420,12 +449,10 @@ pub async fn sales(
             trunc = granularity.trunc()
         ),
     };
-    let totals_sql = format!(
-        "SELECT business_date >= $6 AS current, count(DISTINCT currency)::int8, min(currency),
-                {sums}
+    let previous_sql = format!(
+        "SELECT {sums}
          FROM {day_table}
-         WHERE business_date BETWEEN $1 AND $2 {scope_filter} {day_channel}
-         GROUP BY 1"
+         WHERE business_date BETWEEN $1 AND $2 {scope_filter} {day_channel}"
     );
     let series_params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] = [
         &range.from,
@@ -434,39 +461,38 @@ pub async fn sales(
         &scope.locations,
         &channel,
     ];
-    let totals_params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] = [
+    let previous_params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] = [
         &previous.from,
-        &range.to,
+        &previous.to,
         &scope.location,
         &scope.locations,
         &channel,
-        &range.from,
     ];
     let queries: [(&str, db::Params<'_>); 2] = [
         (series_sql.as_str(), &series_params),
-        (totals_sql.as_str(), &totals_params),
+        (previous_sql.as_str(), &previous_params),
     ];
     let found = db::tenant_read(client, tenant, &queries).await?;
-    let [series_rows, totals_rows] = found.as_slice() else {
+    let [series_rows, previous_rows] = found.as_slice() else {
         return Err(Error::internal("the sales report read answered no rows"));
     };
-
-    let mut totals = Figures::default();
-    let mut before = Figures::default();
-    let mut currency = None;
-    for row in totals_rows {
-        let current: bool = row.try_get(0)?;
-        let currencies: i64 = row.try_get(1)?;
-        let figures = Figures::from_row(row, 3)?;
-        if current {
-            if currencies > 1 {
-                return Err(mixed_currencies());
-            }
-            currency = row.try_get(2)?;
-            totals = figures;
-        } else {
-            before = figures;
+    let before = match previous_rows.first() {
+        Some(row) => Figures::from_row(row, 0)?,
+        None => Figures::default(),
+    };
+    // Column of the first figure in a series row; the two before it are the currencies.
+    let first = if granularity == Granularity::Hour {
+        4
+    } else {
+        3
+    };
+    let mut currency: Option<String> = None;
+    for row in series_rows {
+        let (low, high): (String, String) = (row.try_get(first - 2)?, row.try_get(first - 1)?);
+        if low != high || currency.as_ref().is_some_and(|c| *c != low) {
+            return Err(mixed_currencies());
         }
+        currency = Some(low);
     }
     let series = match granularity {
         Granularity::Hour => series_rows
@@ -479,18 +505,24 @@ pub async fn sales(
                         .format("%Y-%m-%dT%H:%M")
                         .to_string(),
                     business_date: Some(row.try_get(1)?),
-                    figures: Figures::from_row(row, 2)?,
+                    figures: Figures::from_row(row, first)?,
                 })
             })
             .collect::<Result<Vec<_>, Error>>()?,
         _ => {
             let mut found = series_rows
                 .iter()
-                .map(|row| Ok((row.try_get::<_, NaiveDate>(0)?, Figures::from_row(row, 1)?)))
+                .map(|row| {
+                    Ok((
+                        row.try_get::<_, NaiveDate>(0)?,
+                        Figures::from_row(row, first)?,
+                    ))
+                })
                 .collect::<Result<HashMap<_, _>, Error>>()?;
             filled(range, granularity, &mut found)
         }
     };
+    let totals = Figures::total(series.iter().map(|bucket| &bucket.figures));
     Ok(SalesReport {
         from: range.from,
         to: range.to,
@@ -541,7 +573,7 @@ fn filled(
 pub struct TopProduct {
     pub rank: i64,
     pub product_id: Uuid,
-    /// The name it was last sold under in the range.
+    /// Its name in the catalog now (as sold, if it left the catalog).
     pub product_name: String,
     pub quantity: i64,
     pub order_count: i64,
@@ -577,22 +609,29 @@ pub async fn top_products(
     let filter = "WHERE business_date BETWEEN $1 AND $2
                     AND ($3::uuid IS NULL OR location_id = $3)
                     AND ($4::uuid[] IS NULL OR location_id = ANY($4))";
+    // One pass over the range's variant-days: per product, then the catalog's current name
+    // for the few products kept (sorting every row by date for the last sold name cost more
+    // than the whole aggregate).
     let top_sql = format!(
-        "SELECT product_id, (array_agg(product_name ORDER BY business_date DESC))[1],
-                sum(quantity)::int8, sum(order_count)::int8, sum(gross_sales_minor)::int8,
-                sum(discounts_minor)::int8, sum(net_sales_minor)::int8,
-                sum(cost_of_goods_minor)::int8, sum(costed_quantity)::int8
-         FROM analytics.product_sales_daily
-         {filter}
-         GROUP BY product_id
-         ORDER BY {order}, product_id
+        "WITH per_product AS (
+             SELECT product_id, max(product_name) AS sold_as, min(currency) AS low,
+                    max(currency) AS high, sum(quantity)::int8 AS quantity,
+                    sum(order_count)::int8 AS orders, sum(gross_sales_minor)::int8 AS gross,
+                    sum(discounts_minor)::int8 AS discounts, sum(net_sales_minor)::int8 AS net,
+                    sum(cost_of_goods_minor)::int8 AS cogs,
+                    sum(costed_quantity)::int8 AS costed
+             FROM analytics.product_sales_daily
+             {filter}
+             GROUP BY product_id
+         )
+         SELECT t.product_id, coalesce(p.name, t.sold_as), t.quantity, t.orders, t.gross,
+                t.discounts, t.net, t.cogs, t.costed,
+                (SELECT min(low) FROM per_product), (SELECT max(high) FROM per_product)
+         FROM per_product t
+         LEFT JOIN catalog.products p ON p.id = t.product_id
+         ORDER BY {order}, t.product_id
          LIMIT $5",
         order = by.order_by()
-    );
-    let currency_sql = format!(
-        "SELECT count(DISTINCT currency)::int8, min(currency)
-         FROM analytics.product_sales_daily
-         {filter}"
     );
     let top_params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] = [
         &range.from,
@@ -601,20 +640,18 @@ pub async fn top_products(
         &scope.locations,
         &limit,
     ];
-    let queries: [(&str, db::Params<'_>); 2] = [
-        (top_sql.as_str(), &top_params),
-        (currency_sql.as_str(), &top_params[..4]),
-    ];
+    let queries: [(&str, db::Params<'_>); 1] = [(top_sql.as_str(), &top_params)];
     let found = db::tenant_read(client, tenant, &queries).await?;
-    let [top, currencies] = found.as_slice() else {
+    let [top] = found.as_slice() else {
         return Err(Error::internal("the top products read answered no rows"));
     };
     let mut currency = None;
-    if let Some(row) = currencies.first() {
-        if row.try_get::<_, i64>(0)? > 1 {
+    if let Some(row) = top.first() {
+        let (low, high): (String, String) = (row.try_get(9)?, row.try_get(10)?);
+        if low != high {
             return Err(mixed_currencies());
         }
-        currency = row.try_get(1)?;
+        currency = Some(low);
     }
     let items = top
         .iter()
