@@ -118,6 +118,13 @@ async fn backfill_one(
         bar.set_length(progress.days_total);
         bar.set_position(progress.days_done);
         bar.set_prefix(progress.rows.to_string());
+        // Not a terminal (a log, CI): a line per chunk instead of the bar.
+        if bar.is_hidden() && progress.days_done > 0 {
+            eprintln!(
+                "  {tenant}: {}/{} days, {} rows, {:.1} s",
+                progress.days_done, progress.days_total, progress.rows, progress.elapsed_seconds
+            );
+        }
     };
     let outcome = rollup::backfill(pool, tenant, from, to, &mut on_progress)
         .await

@@ -441,6 +441,34 @@ async fn assert_rollup_matches(platform: &TestPlatform, tenant: Uuid) -> Vec<Dai
         products, 0,
         "the variant rollup does not add up to the daily one"
     );
+    let tenant_wide: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM (
+                 (SELECT business_date, currency, sum(order_count), sum(net_sales_minor),
+                         sum(refunds_minor), sum(items_sold), sum(total_minor)
+                  FROM analytics.sales_daily WHERE tenant_id = $1 GROUP BY 1, 2
+                  EXCEPT
+                  SELECT business_date, currency, order_count, net_sales_minor, refunds_minor,
+                         items_sold, total_minor
+                  FROM analytics.sales_daily_tenant WHERE tenant_id = $1)
+                 UNION ALL
+                 (SELECT business_date, currency, order_count, net_sales_minor, refunds_minor,
+                         items_sold, total_minor
+                  FROM analytics.sales_daily_tenant WHERE tenant_id = $1
+                  EXCEPT
+                  SELECT business_date, currency, sum(order_count), sum(net_sales_minor),
+                         sum(refunds_minor), sum(items_sold), sum(total_minor)
+                  FROM analytics.sales_daily WHERE tenant_id = $1 GROUP BY 1, 2)
+             ) m",
+            &[&tenant],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        tenant_wide, 0,
+        "the tenant-wide days do not add up to the locations' days"
+    );
     actual
 }
 
@@ -450,6 +478,7 @@ async fn snapshot(platform: &TestPlatform, tenant: Uuid) -> Vec<String> {
     let mut rows = Vec::new();
     for table in [
         "analytics.sales_daily",
+        "analytics.sales_daily_tenant",
         "analytics.sales_by_channel",
         "analytics.sales_hourly",
         "analytics.product_sales_daily",

@@ -419,15 +419,23 @@ pub async fn sales(
     channel: Option<&str>,
 ) -> Result<SalesReport, Error> {
     let previous = range.previous();
-    // Day-level figures come from the daily table, or the channel breakdown when filtered;
-    // hours from the hourly one (which is split by channel too).
+    // Day-level figures come from the channel breakdown when filtered by channel, from the
+    // tenant-wide day rows for every location together (a principal who sees them all, no
+    // location asked: one row a day instead of one per location), else from the daily
+    // table; hours from the hourly one (which is split by channel too).
+    let everywhere = scope.location.is_none() && scope.locations.is_none();
     let (day_table, day_channel) = match channel {
         Some(_) => ("analytics.sales_by_channel", "AND channel = $5"),
+        None if everywhere => ("analytics.sales_daily_tenant", "AND $5::text IS NULL"),
         None => ("analytics.sales_daily", "AND $5::text IS NULL"),
     };
     let sums = sums();
-    let scope_filter = "AND ($3::uuid IS NULL OR location_id = $3) \
-                        AND ($4::uuid[] IS NULL OR location_id = ANY($4))";
+    let scope_filter = if day_table == "analytics.sales_daily_tenant" {
+        "AND $3::uuid IS NULL AND $4::uuid[] IS NULL"
+    } else {
+        "AND ($3::uuid IS NULL OR location_id = $3) \
+         AND ($4::uuid[] IS NULL OR location_id = ANY($4))"
+    };
     // The series' buckets add up to the period's totals (every breakdown sums to the daily
     // figures), so only the previous period needs a query of its own: one index range each.
     let series_sql = match granularity {

@@ -66,7 +66,7 @@ const LOCK_STATE: &str = "INSERT INTO analytics.rollup_state AS s (tenant_id) VA
 pub struct Outcome {
     /// Location-days recomputed.
     pub days: u64,
-    /// Rollup rows written (daily, by channel, by hour, by variant).
+    /// Rollup rows written (daily, by channel, by hour, by variant, tenant-wide daily).
     pub rows: u64,
 }
 
@@ -288,6 +288,12 @@ const SUMS: &str = "sum(order_count), sum(gross), sum(discounts), sum(net), sum(
     sum(tax_included), sum(service_charges), sum(tips), sum(total), sum(refunds), \
     sum(refund_count), sum(items), sum(covers), sum(cogs), sum(costed)";
 
+/// [`FIGURES`] summed over rollup rows (their own column names).
+const DAY_SUMS: &str = "sum(order_count), sum(gross_sales_minor), sum(discounts_minor), \
+    sum(net_sales_minor), sum(tax_minor), sum(tax_included_minor), sum(service_charges_minor), \
+    sum(tips_minor), sum(total_minor), sum(refunds_minor), sum(refund_count), \
+    sum(items_sold), sum(covers), sum(cost_of_goods_minor), sum(costed_items)";
+
 /// Deletes the rollup rows of `days` and inserts them again from the source rows.
 async fn recompute(tx: &Transaction<'_>, tenant: Uuid, days: &[Day]) -> Result<Outcome, Error> {
     if days.is_empty() {
@@ -426,9 +432,35 @@ async fn recompute(tx: &Transaction<'_>, tenant: Uuid, days: &[Day]) -> Result<O
         .query_one(&sql, &[&tenant, &locations, &dates, &lower, &upper])
         .await?
         .try_get(0)?;
+    // The tenant-wide day rows of the dates touched, from every location's rows of those
+    // dates (touched or not), after the per-location rows are final.
+    let mut touched_dates = dates.clone();
+    touched_dates.sort_unstable();
+    touched_dates.dedup();
+    // Two statements: an INSERT beside a DELETE in one statement does not see the rows the
+    // DELETE removes, and would collide with them.
+    tx.execute(
+        "DELETE FROM analytics.sales_daily_tenant WHERE business_date = ANY($1)",
+        &[&touched_dates],
+    )
+    .await?;
+    let tenant_rows = tx
+        .execute(
+            &format!(
+                "INSERT INTO analytics.sales_daily_tenant
+                        (tenant_id, business_date, currency, {FIGURES})
+                 SELECT $1, business_date, currency, {DAY_SUMS}
+                 FROM analytics.sales_daily
+                 WHERE business_date = ANY($2)
+                 GROUP BY business_date, currency"
+            ),
+            &[&tenant, &touched_dates],
+        )
+        .await?;
+    let rows = u64::try_from(rows).unwrap_or(0) + tenant_rows;
     Ok(Outcome {
         days: u64::try_from(days.len()).unwrap_or(u64::MAX),
-        rows: u64::try_from(rows).unwrap_or(0),
+        rows,
     })
 }
 
