@@ -7,6 +7,10 @@ mod common;
 mod support;
 
 mod analytics;
+mod analytics_ask;
+mod analytics_export;
+mod analytics_forecast;
+mod analytics_recommendations;
 mod auth_flow;
 mod catalog_feed;
 mod catalog_import;

@@ -1,8 +1,14 @@
 //! Analytics (issue 6): the business day in SQL, the sales rollups (`analytics` schema,
 //! [`rollup`]) and the reports answered from them ([`report`]).
 
+pub mod anomalies;
+pub mod ask;
+pub mod export;
+pub mod forecast;
+pub mod recommendations;
 pub mod report;
 pub mod rollup;
+pub mod segments;
 
 /// The business date of the timestamptz expression `at` at a location with the SQL
 /// expressions `time_zone` (IANA name) and `cutoff` (`time`): the same rule as

@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    olympus::runtime::serve(export_bigquery::function())
+}

@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    olympus::runtime::serve(get_analytics_customer_segments::function())
+}

@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    olympus::runtime::serve(post_analytics_ask::function())
+}
