@@ -24,7 +24,7 @@
 //! `inventory.stock.low`.
 
 use axum::extract::State;
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use olympus::auth::Principal;
@@ -34,7 +34,7 @@ use olympus::events::Outbox;
 use olympus::events::catalog::StockLow;
 use olympus::events::kitchen::TicketCreated;
 use olympus::events::sales::{OrderCreated, OrderPlaced};
-use olympus::http::idempotency::IDEMPOTENT_REPLAYED;
+use olympus::http::idempotency::{Claimed, IDEMPOTENT_REPLAYED};
 use olympus::http::versioning::etag;
 use olympus::http::{Idempotency, Json};
 use olympus::inventory::api;
@@ -64,6 +64,7 @@ pub fn function() -> Function {
 async fn create_order(
     State(state): State<AppState>,
     principal: Principal,
+    claimed: Option<Claimed>,
     Json(draft): Json<OrderDraft>,
 ) -> Result<Response, Error> {
     principal.require(WRITE)?;
@@ -94,26 +95,37 @@ async fn create_order(
             return replay(&tx, id).await;
         }
     };
-    let mut outbox = Outbox::default();
+    // Every event of the order in one statement, written with the answer just before commit.
+    let mut outbox = Outbox::batched();
     outbox
         .record(&tx, Some(tenant), &created_event(&order))
         .await?;
     if draft.place {
         lifecycle::send_created(&tx, actor(&principal), &order, &quote, &mut outbox).await?;
     }
-    tx.commit().await?;
-    outbox.publish(&state).await;
     let location =
         HeaderValue::from_str(&format!("/v1/orders/{}", order.id)).map_err(Error::internal)?;
-    Ok((
-        StatusCode::CREATED,
-        [
-            (header::LOCATION, location),
-            (header::ETAG, etag(order.version)),
-        ],
-        Json(order),
-    )
-        .into_response())
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::LOCATION, location);
+    headers.insert(header::ETAG, etag(order.version));
+    let body = serde_json::to_vec(&order).map_err(Error::internal)?;
+    // The answer commits with the order: a retry after a crash replays it, never re-creates.
+    match &claimed {
+        Some(claimed) => {
+            futures::try_join!(
+                outbox.write(&tx),
+                claimed.store(&tx, StatusCode::CREATED, &headers, &body)
+            )?;
+        }
+        None => outbox.write(&tx).await?,
+    }
+    tx.commit().await?;
+    outbox.publish(&state).await;
+    Ok((StatusCode::CREATED, headers, body).into_response())
 }
 
 /// The order a till already created with its `client_order_id`.

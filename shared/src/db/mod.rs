@@ -126,6 +126,29 @@ pub async fn tenant_batch(
     pipelined(client, begin, tenant, queries).await
 }
 
+/// Runs `queries` in `tx` in their order, in one round trip: each is prepared (once per
+/// connection), then all are sent together. Later statements see the effects of earlier ones,
+/// as in any transaction; the first failure is returned (what follows it only reports the
+/// aborted transaction). Plain `try_join!` of `*_cached` calls does not guarantee the order:
+/// a statement not yet prepared on this connection would run after one that is.
+pub async fn pipeline(
+    tx: &Transaction<'_>,
+    queries: &[(&str, Params<'_>)],
+) -> Result<Vec<Vec<tokio_postgres::Row>>, Error> {
+    let mut statements = Vec::with_capacity(queries.len());
+    for (sql, _) in queries {
+        statements.push(tx.prepare_cached(sql).await?);
+    }
+    let results = futures::future::join_all(
+        statements
+            .iter()
+            .zip(queries)
+            .map(|(statement, (_, params))| tx.query(statement, params)),
+    )
+    .await;
+    Ok(results.into_iter().collect::<Result<Vec<_>, _>>()?)
+}
+
 async fn pipelined(
     client: &Client,
     begin: &str,

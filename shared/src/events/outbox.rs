@@ -26,9 +26,58 @@ use crate::state::AppState;
 #[derive(Debug, Default)]
 pub struct Outbox {
     pending: Vec<Envelope>,
+    /// Written by [`Outbox::write`] in one statement rather than one statement per event.
+    batched: bool,
+    /// How many of the last `pending` envelopes a batched outbox has not written yet.
+    unwritten: usize,
 }
 
 impl Outbox {
+    /// An outbox whose events are written together by [`Outbox::write`], which must run in the
+    /// transaction before it commits (or use [`Outbox::commit`]): one statement for all the
+    /// events of a request instead of one each, on paths that record several.
+    pub fn batched() -> Self {
+        Self {
+            batched: true,
+            ..Self::default()
+        }
+    }
+
+    /// Writes what a [`Outbox::batched`] outbox holds unwritten, in one statement, in the
+    /// order recorded (the relay publishes in `seq` order). A no-op for an immediate outbox.
+    pub async fn write(&mut self, tx: &Transaction<'_>) -> Result<(), Error> {
+        if self.unwritten == 0 {
+            return Ok(());
+        }
+        let rows = &self.pending[self.pending.len() - self.unwritten..];
+        let ids: Vec<Uuid> = rows.iter().map(|e| e.id).collect();
+        let tenants: Vec<Option<Uuid>> = rows.iter().map(|e| e.tenant_id).collect();
+        let types: Vec<&str> = rows.iter().map(|e| e.event_type.as_str()).collect();
+        let envelopes = rows
+            .iter()
+            .map(serde_json::to_value)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(Error::internal)?;
+        tx.execute_cached(
+            "INSERT INTO events.outbox (event_id, tenant_id, event_type, envelope)
+             SELECT event_id, tenant_id, event_type, envelope
+             FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::jsonb[])
+                 WITH ORDINALITY AS t(event_id, tenant_id, event_type, envelope, n)
+             ORDER BY n",
+            &[&ids, &tenants, &types, &envelopes],
+        )
+        .await?;
+        self.unwritten = 0;
+        Ok(())
+    }
+
+    /// Writes what is unwritten and commits `tx`.
+    pub async fn commit(&mut self, tx: Transaction<'_>) -> Result<(), Error> {
+        self.write(&tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Writes `event` to the outbox inside `tx`; returns the event id.
     pub async fn record<E: Event>(
         &mut self,
@@ -48,6 +97,11 @@ impl Outbox {
         tx: &Transaction<'_>,
         envelope: Envelope,
     ) -> Result<(), Error> {
+        if self.batched {
+            self.pending.push(envelope);
+            self.unwritten += 1;
+            return Ok(());
+        }
         let json = serde_json::to_value(&envelope).map_err(Error::internal)?;
         tx.execute_cached(
             "INSERT INTO events.outbox (event_id, tenant_id, event_type, envelope)

@@ -9,6 +9,13 @@
 //! another after it: the handler's own transaction commits independently, so a crash between
 //! the two leaves a `running` record whose lock expires and lets a retry run again. A 5xx answer
 //! deletes the record so the client may retry at once.
+//!
+//! A handler whose work is one transaction can do better: it takes the [`Claimed`] record and
+//! stores its answer inside that transaction ([`Claimed::store`]). The answer then commits
+//! with the work — no window in which done work has no answer to replay — and the request
+//! saves the completing transaction.
+
+use std::sync::{Arc, OnceLock};
 
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
@@ -111,6 +118,13 @@ async fn handle(mode: Idempotency, request: Request, next: Next) -> Result<Respo
         Claim::Replay(response) => return Ok(response),
         Claim::Proceed => {}
     }
+    let claimed = Claimed {
+        tenant,
+        scope: scope.clone(),
+        key: key.clone(),
+        stored: Arc::new(OnceLock::new()),
+    };
+    parts.extensions.insert(claimed.clone());
 
     let response = next
         .run(Request::from_parts(parts, Body::from(bytes)))
@@ -123,7 +137,9 @@ async fn handle(mode: Idempotency, request: Request, next: Next) -> Result<Respo
             return Err(Error::internal(std::io::Error::other(e.to_string())).into_response());
         }
     };
-    if should_store(parts.status) {
+    if claimed.stored.get() == Some(&parts.status) {
+        // Stored by the handler in its own, committed, transaction.
+    } else if should_store(parts.status) {
         if let Err(e) = complete(
             &state,
             tenant,
@@ -289,15 +305,14 @@ fn replay(row: &tokio_postgres::Row) -> Response {
     response
 }
 
-async fn complete(
-    state: &AppState,
-    tenant: Uuid,
-    scope: &str,
-    key: &str,
-    status: StatusCode,
-    headers: &HeaderMap,
-    body: &Bytes,
-) -> Result<(), Error> {
+/// Marks the record completed with the answer to replay.
+const COMPLETE: &str = "UPDATE platform.idempotency_keys
+     SET state = 'completed', locked_until = NULL,
+         response_status = $4, response_headers = $5, response_body = $6
+     WHERE tenant_id = $1 AND scope = $2 AND key = $3";
+
+/// The replayable part of a response: its status and [`STORED_HEADERS`].
+fn stored_parts(status: StatusCode, headers: &HeaderMap) -> (i16, serde_json::Value) {
     let stored: serde_json::Map<String, serde_json::Value> = STORED_HEADERS
         .iter()
         .filter_map(|name| {
@@ -307,25 +322,71 @@ async fn complete(
                 .map(|v| (name.as_str().to_owned(), serde_json::Value::from(v)))
         })
         .collect();
-    let status = i16::try_from(status.as_u16()).unwrap_or(500);
+    (
+        i16::try_from(status.as_u16()).unwrap_or(500),
+        serde_json::Value::Object(stored),
+    )
+}
+
+async fn complete(
+    state: &AppState,
+    tenant: Uuid,
+    scope: &str,
+    key: &str,
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<(), Error> {
+    let (status, stored) = stored_parts(status, headers);
     let client = state.db()?.get().await?;
-    let stored = serde_json::Value::Object(stored);
     let body = body.as_ref();
     let params: [&(dyn ToSql + Sync); 6] = [&tenant, &scope, &key, &status, &stored, &body];
-    db::tenant_batch(
-        &client,
-        "BEGIN",
-        tenant,
-        &[(
-            "UPDATE platform.idempotency_keys
-             SET state = 'completed', locked_until = NULL,
-                 response_status = $4, response_headers = $5, response_body = $6
-             WHERE tenant_id = $1 AND scope = $2 AND key = $3",
-            &params,
-        )],
-    )
-    .await?;
+    db::tenant_batch(&client, "BEGIN", tenant, &[(COMPLETE, &params)]).await?;
     Ok(())
+}
+
+/// The idempotency record claimed for the request being handled (a request extension; a
+/// handler takes it as `Option<Claimed>`, `None` when the request has no key).
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    tenant: Uuid,
+    scope: String,
+    key: String,
+    /// The status the handler stored, which the middleware then does not store again.
+    stored: Arc<OnceLock<StatusCode>>,
+}
+
+impl Claimed {
+    /// Stores the answer `status`, `headers`, `body` inside `tx`, the handler's own tenant
+    /// transaction, which must then commit and return exactly this answer. If it does not
+    /// commit, the handler's error (a 5xx) tells the middleware to release the claim.
+    pub async fn store(
+        &self,
+        tx: &db::Transaction<'_>,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<(), Error> {
+        let (code, stored) = stored_parts(status, headers);
+        tx.execute_cached(
+            COMPLETE,
+            &[&self.tenant, &self.scope, &self.key, &code, &stored, &body],
+        )
+        .await?;
+        let _ = self.stored.set(status);
+        Ok(())
+    }
+}
+
+impl<S: Send + Sync> axum::extract::OptionalFromRequestParts<S> for Claimed {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        Ok(parts.extensions.get::<Self>().cloned())
+    }
 }
 
 /// Forgets a claim whose outcome is not final, so the client can retry with the same key.

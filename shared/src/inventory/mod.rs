@@ -304,10 +304,13 @@ async fn apply(
         .collect();
     let checked: Vec<bool> = pairs.iter().map(|p| sells.contains_key(p)).collect();
     // The one conditional statement: a selling pair that would end below its live holds (and
-    // is not allowed to go negative) is left out, and the call fails.
-    let updated = tx
-        .query_cached(
-            "UPDATE inventory.stock s
+    // is not allowed to go negative) is left out, and the call fails. The ledger goes in the
+    // same round trip (the rows stay locked for less time); a failure undoes both, as it
+    // aborts the caller's transaction.
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
+        [&tenant, &variant_ids, &location_ids, &deltas, &checked];
+    let update = tx.query_cached(
+        "UPDATE inventory.stock s
              SET on_hand = s.on_hand + d.delta,
                  below_reorder = (s.reorder_point IS NOT NULL
                                   AND s.on_hand + d.delta <= s.reorder_point),
@@ -323,9 +326,10 @@ async fn apply(
                           AND r.location_id = s.location_id AND r.status = 'active'
                           AND r.expires_at > now()))
              RETURNING s.variant_id, s.location_id",
-            &[&tenant, &variant_ids, &location_ids, &deltas, &checked],
-        )
-        .await?;
+        &params,
+    );
+    let ledger = insert_ledger(tx, tenant, context.actor, &recorded, movements);
+    let (updated, ()) = futures::try_join!(update, ledger)?;
     if updated.len() != pairs.len() {
         let done: Vec<Pair> = updated
             .iter()
@@ -334,8 +338,6 @@ async fn apply(
         let short: Vec<Pair> = pairs.into_iter().filter(|p| !done.contains(p)).collect();
         return Err(shortage(tx, &short, &before, &levels).await?);
     }
-
-    insert_ledger(tx, tenant, context.actor, &recorded, movements).await?;
     emit_low_stock(tx, tenant, &before, &levels, outbox).await?;
     Ok(recorded)
 }
@@ -494,6 +496,16 @@ async fn check_references(
 /// Creates the missing projection rows of `pairs`, then locks them all in (variant, location)
 /// order — one statement, the same order for every caller, so two orders touching the same
 /// pairs queue instead of deadlocking.
+/// Locks the stock rows of pairs (`$2`, `$3`) of tenant `$1`, in key order (no deadlocks).
+const LOCK_STOCK: &str = "SELECT s.variant_id, s.location_id, s.on_hand, s.reorder_point,
+            s.reorder_quantity, s.below_reorder, s.last_count_at
+     FROM inventory.stock s
+     JOIN unnest($2::uuid[], $3::uuid[]) AS t(v, l)
+       ON s.variant_id = t.v AND s.location_id = t.l
+     WHERE s.tenant_id = $1
+     ORDER BY s.variant_id, s.location_id
+     FOR UPDATE OF s";
+
 async fn lock(
     tx: &Transaction<'_>,
     tenant: Uuid,
@@ -504,26 +516,21 @@ async fn lock(
     pairs.dedup();
     let variant_ids: Vec<Uuid> = pairs.iter().map(|p| p.0).collect();
     let location_ids: Vec<Uuid> = pairs.iter().map(|p| p.1).collect();
-    tx.execute_cached(
-        "INSERT INTO inventory.stock (tenant_id, variant_id, location_id)
-         SELECT $1, v, l FROM unnest($2::uuid[], $3::uuid[]) AS t(v, l)
-         ON CONFLICT DO NOTHING",
-        &[&tenant, &variant_ids, &location_ids],
-    )
-    .await?;
-    let rows = tx
-        .query_cached(
-            "SELECT s.variant_id, s.location_id, s.on_hand, s.reorder_point, s.reorder_quantity,
-                    s.below_reorder, s.last_count_at
-             FROM inventory.stock s
-             JOIN unnest($2::uuid[], $3::uuid[]) AS t(v, l)
-               ON s.variant_id = t.v AND s.location_id = t.l
-             WHERE s.tenant_id = $1
-             ORDER BY s.variant_id, s.location_id
-             FOR UPDATE OF s",
-            &[&tenant, &variant_ids, &location_ids],
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
+        [&tenant, &variant_ids, &location_ids];
+    let mut rows = tx.query_cached(LOCK_STOCK, &params).await?;
+    if rows.len() < pairs.len() {
+        // A pair never stocked before has no row yet: create it (at zero) and lock again.
+        // Only then, so the common case is one statement.
+        tx.execute_cached(
+            "INSERT INTO inventory.stock (tenant_id, variant_id, location_id)
+             SELECT $1, v, l FROM unnest($2::uuid[], $3::uuid[]) AS t(v, l)
+             ON CONFLICT DO NOTHING",
+            &params,
         )
         .await?;
+        rows = tx.query_cached(LOCK_STOCK, &params).await?;
+    }
     let mut levels = BTreeMap::new();
     for row in &rows {
         levels.insert(

@@ -530,51 +530,55 @@ pub async fn create(
     let id = Uuid::now_v7();
     let channel = wire_name(&draft.channel);
     let source = wire_name(&draft.source);
-    let inserted = tx
-        .query_opt_cached(
-            "INSERT INTO sales.orders
-                    (id, tenant_id, location_id, number, business_date, channel, source,
-                     client_order_id, customer_id, table_label, party_size, note, currency,
-                     discounts, service_charge, taxes, subtotal_minor, discount_minor, tax_minor,
-                     tax_included_minor, service_charge_minor, tip_minor, total_minor,
-                     ordered_at, created_by, status, placed_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
-                     $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25,
-                     CASE WHEN $26 THEN 'placed' ELSE 'open' END,
-                     CASE WHEN $26 THEN $24::timestamptz END)
-             ON CONFLICT (tenant_id, client_order_id) DO NOTHING
-             RETURNING id",
-            &[
-                &id,
-                &tenant,
-                &quote.location_id,
-                &allotted.number,
-                &allotted.business_date,
-                &channel,
-                &source,
-                &client_order_id,
-                &draft.customer_id,
-                &draft.table.as_deref().map(str::trim),
-                &draft.party_size,
-                &draft.note,
-                &quote.currency,
-                &json(&quote.discounts),
-                &draft.service_charge.map(|charge| json(&charge)),
-                &json(&quote.taxes),
-                &quote.subtotal_minor,
-                &quote.discount_minor,
-                &quote.tax_minor,
-                &quote.tax_included_minor,
-                &quote.service_charge_minor,
-                &quote.tip_minor,
-                &quote.total_minor,
-                &quote.priced_at,
-                &created_by,
-                &placed,
-            ],
-        )
-        .await?;
-    if inserted.is_none() {
+    let discounts = json(&quote.discounts);
+    let service_charge = draft.service_charge.map(|charge| json(&charge));
+    let taxes = json(&quote.taxes);
+    let table = draft.table.as_deref().map(str::trim);
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 26] = [
+        &id,
+        &tenant,
+        &quote.location_id,
+        &allotted.number,
+        &allotted.business_date,
+        &channel,
+        &source,
+        &client_order_id,
+        &draft.customer_id,
+        &table,
+        &draft.party_size,
+        &draft.note,
+        &quote.currency,
+        &discounts,
+        &service_charge,
+        &taxes,
+        &quote.subtotal_minor,
+        &quote.discount_minor,
+        &quote.tax_minor,
+        &quote.tax_included_minor,
+        &quote.service_charge_minor,
+        &quote.tip_minor,
+        &quote.total_minor,
+        &quote.priced_at,
+        &created_by,
+        &placed,
+    ];
+    // The order and its lines in one round trip, each statement answering its rows: nothing is
+    // read back. The lines' statement stores nothing when the order was not stored (another
+    // request already used its client_order_id).
+    let lines = LineColumns::new(&quote.lines);
+    let line_params = lines.params(&tenant, &id);
+    let mut rows = db::pipeline(
+        tx,
+        &[
+            (INSERT_ORDER.as_str(), &params),
+            (INSERT_LINES.as_str(), &line_params),
+        ],
+    )
+    .await?
+    .into_iter();
+    let order = rows.next().unwrap_or_default();
+    let line_rows = rows.next().unwrap_or_default();
+    let Some(order) = order.first() else {
         let existing = match client_order_id {
             Some(key) => by_client_order_id(tx, key).await?,
             None => None,
@@ -582,11 +586,32 @@ pub async fn create(
         return existing
             .map(Created::Existing)
             .ok_or_else(|| Error::internal("order insert conflicted without a client order id"));
-    }
-    insert_lines(tx, tenant, id, &quote.lines).await?;
-    let order = load(tx, id).await?.ok_or_else(not_found)?;
+    };
+    let mut lines = line_rows
+        .iter()
+        .map(OrderLineView::from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    lines.sort_by_key(|line| line.position);
+    let order = OrderView::from_row(order, lines)?;
     Ok(Created::New(Box::new(order)))
 }
+
+static INSERT_ORDER: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "INSERT INTO sales.orders
+                (id, tenant_id, location_id, number, business_date, channel, source,
+                 client_order_id, customer_id, table_label, party_size, note, currency,
+                 discounts, service_charge, taxes, subtotal_minor, discount_minor, tax_minor,
+                 tax_included_minor, service_charge_minor, tip_minor, total_minor,
+                 ordered_at, created_by, status, placed_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
+                 $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25,
+                 CASE WHEN $26 THEN 'placed' ELSE 'open' END,
+                 CASE WHEN $26 THEN $24::timestamptz END)
+         ON CONFLICT (tenant_id, client_order_id) DO NOTHING
+         RETURNING {ORDER_COLUMNS}"
+    )
+});
 
 /// Stores the priced `lines` of order `order_id` (positions from 0) in one statement.
 pub(crate) async fn insert_lines(
@@ -598,36 +623,116 @@ pub(crate) async fn insert_lines(
     if lines.is_empty() {
         return Ok(());
     }
-    let column = |f: &dyn Fn(&QuotedLine) -> i64| lines.iter().map(f).collect::<Vec<i64>>();
-    let ids: Vec<Uuid> = lines.iter().map(|_| Uuid::now_v7()).collect();
-    let positions: Vec<i32> = (0..lines.len())
-        .map(|position| i32::try_from(position).unwrap_or(i32::MAX))
-        .collect();
-    let variants: Vec<Uuid> = lines.iter().map(|l| l.variant_id).collect();
-    let products: Vec<Uuid> = lines.iter().map(|l| l.product_id).collect();
-    let product_names: Vec<&str> = lines.iter().map(|l| l.product_name.as_str()).collect();
-    let variant_names: Vec<&str> = lines.iter().map(|l| l.variant_name.as_str()).collect();
-    let skus: Vec<Option<&str>> = lines.iter().map(|l| l.sku.as_deref()).collect();
-    let categories: Vec<Option<Uuid>> = lines.iter().map(|l| l.category_id).collect();
-    let tax_categories: Vec<&str> = lines.iter().map(|l| l.tax_category.as_str()).collect();
-    let modifiers: Vec<Value> = lines.iter().map(|l| json(&l.modifiers)).collect();
-    let notes: Vec<Option<&str>> = lines.iter().map(|l| l.note.as_deref()).collect();
-    let quantities = column(&|l| l.priced.quantity);
-    let base_prices = column(&|l| l.base_price_minor);
-    let unit_prices = column(&|l| l.priced.unit_price_minor);
-    let gross = column(&|l| l.priced.gross_minor);
-    let discounts: Vec<Value> = lines.iter().map(|l| json(&l.priced.discounts)).collect();
-    let order_discounts = column(&|l| l.priced.order_discount_minor);
-    let line_discounts = column(&|l| l.priced.discount_minor);
-    let net = column(&|l| l.priced.net_minor);
-    let taxes: Vec<Value> = lines.iter().map(|l| json(&l.priced.taxes)).collect();
-    let tax = column(&|l| l.priced.tax_minor);
-    let totals = column(&|l| l.priced.total_minor);
-    let costs: Vec<Option<i64>> = lines.iter().map(|l| l.cost_minor).collect();
-    let tracked: Vec<bool> = lines.iter().map(|l| l.track_inventory).collect();
-    // One statement for all the lines: each statement has a fixed cost on the server (plan
-    // check, executor start, RLS policy set-up) that was most of what a line cost.
-    tx.execute_cached(
+    let columns = LineColumns::new(lines);
+    tx.execute_cached(INSERT_LINES.as_str(), &columns.params(&tenant, &order_id))
+        .await?;
+    Ok(())
+}
+
+/// The priced lines of an order as column arrays: one statement stores them all (each
+/// statement has a fixed cost on the server — plan check, executor start, RLS policy set-up
+/// — that was most of what a line cost).
+struct LineColumns<'a> {
+    ids: Vec<Uuid>,
+    positions: Vec<i32>,
+    variants: Vec<Uuid>,
+    products: Vec<Uuid>,
+    product_names: Vec<&'a str>,
+    variant_names: Vec<&'a str>,
+    skus: Vec<Option<&'a str>>,
+    categories: Vec<Option<Uuid>>,
+    tax_categories: Vec<&'a str>,
+    modifiers: Vec<Value>,
+    notes: Vec<Option<&'a str>>,
+    quantities: Vec<i64>,
+    base_prices: Vec<i64>,
+    unit_prices: Vec<i64>,
+    gross: Vec<i64>,
+    discounts: Vec<Value>,
+    order_discounts: Vec<i64>,
+    line_discounts: Vec<i64>,
+    net: Vec<i64>,
+    taxes: Vec<Value>,
+    tax: Vec<i64>,
+    totals: Vec<i64>,
+    costs: Vec<Option<i64>>,
+    tracked: Vec<bool>,
+}
+
+impl<'a> LineColumns<'a> {
+    fn new(lines: &'a [QuotedLine]) -> Self {
+        let column = |f: &dyn Fn(&QuotedLine) -> i64| lines.iter().map(f).collect::<Vec<i64>>();
+        Self {
+            ids: lines.iter().map(|_| Uuid::now_v7()).collect(),
+            positions: (0..lines.len())
+                .map(|position| i32::try_from(position).unwrap_or(i32::MAX))
+                .collect(),
+            variants: lines.iter().map(|l| l.variant_id).collect(),
+            products: lines.iter().map(|l| l.product_id).collect(),
+            product_names: lines.iter().map(|l| l.product_name.as_str()).collect(),
+            variant_names: lines.iter().map(|l| l.variant_name.as_str()).collect(),
+            skus: lines.iter().map(|l| l.sku.as_deref()).collect(),
+            categories: lines.iter().map(|l| l.category_id).collect(),
+            tax_categories: lines.iter().map(|l| l.tax_category.as_str()).collect(),
+            modifiers: lines.iter().map(|l| json(&l.modifiers)).collect(),
+            notes: lines.iter().map(|l| l.note.as_deref()).collect(),
+            quantities: column(&|l| l.priced.quantity),
+            base_prices: column(&|l| l.base_price_minor),
+            unit_prices: column(&|l| l.priced.unit_price_minor),
+            gross: column(&|l| l.priced.gross_minor),
+            discounts: lines.iter().map(|l| json(&l.priced.discounts)).collect(),
+            order_discounts: column(&|l| l.priced.order_discount_minor),
+            line_discounts: column(&|l| l.priced.discount_minor),
+            net: column(&|l| l.priced.net_minor),
+            taxes: lines.iter().map(|l| json(&l.priced.taxes)).collect(),
+            tax: column(&|l| l.priced.tax_minor),
+            totals: column(&|l| l.priced.total_minor),
+            costs: lines.iter().map(|l| l.cost_minor).collect(),
+            tracked: lines.iter().map(|l| l.track_inventory).collect(),
+        }
+    }
+
+    /// The parameters of [`INSERT_LINES`].
+    fn params<'b>(
+        &'b self,
+        tenant: &'b Uuid,
+        order_id: &'b Uuid,
+    ) -> [&'b (dyn tokio_postgres::types::ToSql + Sync); 26] {
+        [
+            tenant,
+            order_id,
+            &self.ids,
+            &self.positions,
+            &self.variants,
+            &self.products,
+            &self.product_names,
+            &self.variant_names,
+            &self.skus,
+            &self.categories,
+            &self.tax_categories,
+            &self.modifiers,
+            &self.notes,
+            &self.quantities,
+            &self.base_prices,
+            &self.unit_prices,
+            &self.gross,
+            &self.discounts,
+            &self.order_discounts,
+            &self.line_discounts,
+            &self.net,
+            &self.taxes,
+            &self.tax,
+            &self.totals,
+            &self.costs,
+            &self.tracked,
+        ]
+    }
+}
+
+/// Stores lines and answers them. Only when the order `$2` exists: sent in the same round trip
+/// as the order's own insert, which stores nothing on a `client_order_id` conflict.
+static INSERT_LINES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
         "INSERT INTO sales.order_lines
                 (id, tenant_id, order_id, position, variant_id, product_id, product_name,
                  variant_name, sku, category_id, tax_category, modifiers, note, quantity,
@@ -647,39 +752,11 @@ pub(crate) async fn insert_lines(
                    category_id, tax_category, modifiers, note, quantity, base_price_minor,
                    unit_price_minor, gross_minor, discounts, order_discount_minor,
                    discount_minor, net_minor, taxes, tax_minor, total_minor, cost_minor,
-                   track_inventory)",
-        &[
-            &tenant,
-            &order_id,
-            &ids,
-            &positions,
-            &variants,
-            &products,
-            &product_names,
-            &variant_names,
-            &skus,
-            &categories,
-            &tax_categories,
-            &modifiers,
-            &notes,
-            &quantities,
-            &base_prices,
-            &unit_prices,
-            &gross,
-            &discounts,
-            &order_discounts,
-            &line_discounts,
-            &net,
-            &taxes,
-            &tax,
-            &totals,
-            &costs,
-            &tracked,
-        ],
+                   track_inventory)
+         WHERE EXISTS (SELECT 1 FROM sales.orders o WHERE o.id = $2)
+         RETURNING {LINE_COLUMNS}"
     )
-    .await?;
-    Ok(())
-}
+});
 
 /// A JSON column value; serialising the module's own types cannot fail.
 pub(crate) fn json<T: Serialize>(value: &T) -> Value {
