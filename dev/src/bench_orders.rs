@@ -108,10 +108,11 @@ struct Target {
 
 const CAVEAT: &str = "load generator, functions, PostgreSQL and pgbench share this machine's \
                       CPUs; the cluster runs with fsync and synchronous_commit off for both \
-                      (no WAL flush waits); pgbench's TPC-B-like transaction is 5 statements, \
-                      an order with place is about 20 (idempotency record, quote, number \
-                      counter, order and lines, stock and ledger, kitchen tickets, outbox) plus \
-                      the in-process delivery of its events";
+                      (no WAL flush waits); pgbench's TPC-B-like transaction is 7 statements \
+                      with BEGIN and END in one transaction, an order with place is 24 in 4 \
+                      transactions and 14 round trips (idempotency claim; number counter; quote, \
+                      order and lines, kitchen tickets, stock and ledger, outbox and answer; \
+                      outbox mark) plus the in-process delivery of its events";
 
 /// Runs the benchmark and writes target/bench/orders.json.
 pub async fn run(args: Args) -> Result<()> {

@@ -210,11 +210,13 @@ async fn claim(
 ) -> Result<Claim, Error> {
     let mut client = state.db()?.get().await?;
     // The common case (a new key) is one round trip; only a key seen before needs the
-    // locking read below.
+    // locking read below. The claim commits without waiting for its WAL flush: a claim lost
+    // in a crash is one whose work did not commit either (that commit would have flushed it),
+    // and a retry then simply runs.
     let fresh: [&(dyn ToSql + Sync); 5] = [&tenant, &scope, &key, &fingerprint, &LOCK_SECONDS];
     let inserted = db::tenant_batch(
         &client,
-        "BEGIN",
+        "BEGIN; SET LOCAL synchronous_commit TO off",
         tenant,
         &[(
             "INSERT INTO platform.idempotency_keys
