@@ -434,6 +434,10 @@ async fn questions_are_answered_from_the_rollups_in_each_currency() {
         rows(&busiest),
         [vec![json!(1), json!("2026-11-21"), json!(3)]]
     );
+    assert_eq!(
+        busiest["answer"],
+        "The top day by orders from 2026-11-16 to 2026-11-22 was 2026-11-21 (3)."
+    );
     let lunch = asked(&platform, &everyone, "items sold at lunch yesterday").await;
     // 12:00 and 13:00 at Downtown (3 + 3), 12:00 EST at Harbour (5); not D6 at 18:00.
     assert_eq!(lunch["totals"], json!([{"items_sold": 11}]));

@@ -490,6 +490,14 @@ async fn answer(
     })
 }
 
+/// How many distinct rows there are, whatever their currencies.
+fn buckets(rows: &[Row]) -> usize {
+    let mut keys: Vec<&str> = rows.iter().map(|r| r.key.as_str()).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys.len()
+}
+
 /// Totals per currency (`None` when not split).
 fn totals_of(rows: &[Row]) -> BTreeMap<Option<String>, Sums> {
     let mut totals: BTreeMap<Option<String>, Sums> = BTreeMap::new();
@@ -777,12 +785,21 @@ fn sentence(
     let mut text = if let Some(top) = intent.top {
         let dimension = intent.dimension.unwrap_or(Dimension::Product);
         let word = if top.ascending { "bottom" } else { "top" };
-        let head = format!(
-            "The {word} {} {} by {}{context}",
-            top.limit,
-            dimension.plural(),
-            first.label()
-        );
+        let head = if top.limit == 1 {
+            format!(
+                "The {word} {} by {}{context}",
+                dimension.label(),
+                first.label()
+            )
+        } else {
+            format!(
+                "The {word} {} {} by {}{context}",
+                top.limit,
+                dimension.plural(),
+                first.label()
+            )
+        };
+        let verb = if top.limit == 1 { "was" } else { "were" };
         if rows.is_empty() {
             format!("There were no {} to rank{context}", dimension.plural())
         } else {
@@ -807,7 +824,7 @@ fn sentence(
                     _ => groups.push(list),
                 }
             }
-            format!("{head} were {}", groups.join("; "))
+            format!("{head} {verb} {}", groups.join("; "))
         }
     } else if let Some(dimension) = intent.dimension {
         let total = per_currency(first, totals, places);
@@ -856,7 +873,7 @@ fn sentence(
             format!(
                 "{}{context} came to {total} over {} {}{peak}",
                 capitalised(first.label()),
-                rows.len(),
+                buckets(rows),
                 dimension.plural()
             )
         }

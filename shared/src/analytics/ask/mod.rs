@@ -275,12 +275,16 @@ impl Intent {
             Some(top) => {
                 let dimension = self.dimension.unwrap_or(Dimension::Product);
                 let word = if top.ascending { "bottom" } else { "top" };
-                text.push_str(&format!(
-                    "{word} {} {} by {}",
-                    top.limit,
-                    dimension.plural(),
-                    self.metrics.first().map_or("", |m| m.label())
-                ));
+                let metric = self.metrics.first().map_or("", |m| m.label());
+                if top.limit == 1 {
+                    text.push_str(&format!("{word} {} by {metric}", dimension.label()));
+                } else {
+                    text.push_str(&format!(
+                        "{word} {} {} by {metric}",
+                        top.limit,
+                        dimension.plural()
+                    ));
+                }
             }
             None => {
                 let labels: Vec<_> = self.metrics.iter().map(|m| m.label()).collect();

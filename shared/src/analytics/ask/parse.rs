@@ -1928,6 +1928,10 @@ mod tests {
             })
         );
         assert_eq!(
+            ok("busiest hour last week").text(),
+            "top hour by orders, 2026-11-23 to 2026-11-29"
+        );
+        assert_eq!(
             ok("quietest day of the week in the last 4 weeks").top,
             Some(Top {
                 limit: 1,
