@@ -810,6 +810,26 @@ async fn frequently_bought_together_from_a_hand_counted_basket_set() {
     .await;
     assert_eq!(runs, 4);
 
+    // With C and D archived too, Vic (A, B, E) has bought everything still on sale.
+    for archived in [&c, &d] {
+        json_of(
+            send(
+                &platform,
+                reqwest::Method::DELETE,
+                &format!("/v1/products/{archived}"),
+                &owner.token,
+                None,
+            )
+            .await,
+            200,
+        )
+        .await;
+    }
+    let vic = get(&platform, &reader, &for_customer(v, "")).await;
+    assert_eq!(vic["method"], "most_popular");
+    assert_eq!(vic["fallback"], "all_bought");
+    assert_eq!(vic["items"], json!([]));
+
     // Validation, permission, locations and tenants.
     for (path, status, code) in [
         (product(&a, "?by=support"), 422, "invalid_by"),

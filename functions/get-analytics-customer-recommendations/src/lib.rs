@@ -9,7 +9,8 @@
 //! and unavailable products are never suggested. With no purchases, or none with such
 //! associations, the answer falls back to the window's most popular products the customer has
 //! not bought; `method` says which (`item_based_cooccurrence` | `most_popular`, with
-//! `fallback`: `no_history` | `no_associations`). A merged duplicate answers for the customer
+//! `fallback`: `no_history` | `no_associations`, or `all_bought` with no items when the
+//! customer has bought every product of the window's baskets). A merged duplicate answers for the customer
 //! it was merged into. The pairs summarise every location of the tenant, so a principal
 //! restricted to some locations gets 403 `location_denied`.
 //!

@@ -464,6 +464,9 @@ pub enum Fallback {
     NoHistory,
     /// What the customer bought has no positively associated product left to suggest.
     NoAssociations,
+    /// The customer has bought every product of the window's baskets that is still on sale:
+    /// nothing is left to suggest (`items` is empty).
+    AllBought,
 }
 
 /// A product suggested to a customer.
@@ -580,6 +583,8 @@ pub async fn for_customer(
         (Method::ItemBasedCooccurrence, None, scored)
     } else if purchased == 0 {
         (Method::MostPopular, Some(Fallback::NoHistory), popular)
+    } else if popular.is_empty() {
+        (Method::MostPopular, Some(Fallback::AllBought), popular)
     } else {
         (Method::MostPopular, Some(Fallback::NoAssociations), popular)
     };
