@@ -16,6 +16,9 @@ use olympus::auth::Principal;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+/// An order to take: location, till time, lines (variant, quantity), other fields.
+type Planned<'a> = (Uuid, &'a str, &'a [(&'a str, i64)], Value);
+
 struct Shop {
     owner: common::Owner,
     downtown: Uuid,
@@ -145,7 +148,7 @@ impl Shop {
         let (pie, tea, cake) = (self.pie.as_str(), self.tea.as_str(), self.cake.as_str());
         let (d, h) = (self.downtown, self.harbour);
         let dine_in = |party: i64| json!({"channel": "dine_in", "party_size": party});
-        let orders: [(Uuid, &str, &[(&str, i64)], Value); 12] = [
+        let orders: [Planned<'_>; 12] = [
             (
                 d,
                 "2026-11-18T12:00:00Z",
