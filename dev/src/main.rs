@@ -177,6 +177,9 @@ async fn up(port: u16, dir: PathBuf, seed: Option<dev::seed::Scenario>) -> Resul
         }
     };
 
+    let (bigquery, line) = dev::runner::local_bigquery(&dir, "olympus-dev").await?;
+    println!("  BigQuery      {line}");
+
     let keys = TestKeys::ed25519("dev-1").map_err(|e| anyhow!("{e}"))?;
     let operator_tenant = Uuid::now_v7();
     let mut env = HashMap::new();
@@ -279,6 +282,7 @@ async fn up(port: u16, dir: PathBuf, seed: Option<dev::seed::Scenario>) -> Resul
     }
     println!("stopping...");
     platform.stop().await;
+    drop(bigquery);
     drop(emulator);
     drop(pg);
     let _ = std::fs::remove_file(dir.join("env"));
@@ -314,6 +318,7 @@ async fn with_services(command: &[String]) -> Result<ExitCode> {
              (or set OLYMPUS_ALLOW_NO_EMULATOR=1 to skip the tests that need it)"
         ),
     };
+    let bigquery = services::start_test_bigquery(&dir)?;
     eprintln!(
         "services ready in {:.1}s: PostgreSQL on {}{}",
         started.elapsed().as_secs_f64(),
@@ -336,10 +341,15 @@ async fn with_services(command: &[String]) -> Result<ExitCode> {
         Some(emulator) => child.env("PUBSUB_EMULATOR_HOST", &emulator.host),
         None => child.env_remove("PUBSUB_EMULATOR_HOST"),
     };
+    match &bigquery {
+        Some(bigquery) => child.env(services::TEST_BIGQUERY_ENDPOINT_VAR, &bigquery.endpoint),
+        None => child.env_remove(services::TEST_BIGQUERY_ENDPOINT_VAR),
+    };
     let status = child
         .status()
         .await
         .with_context(|| format!("cannot run {program}"))?;
+    drop(bigquery);
     drop(emulator);
     drop(pg);
     let _ = std::fs::remove_dir_all(&dir);

@@ -240,3 +240,51 @@ fn schedule_job(
         }
     }))
 }
+
+/// The dataset `dev up` creates on the BigQuery emulator.
+pub const LOCAL_BIGQUERY_DATASET: &str = "olympus";
+
+/// BigQuery for `dev up`: with `BIGQUERY_DATASET` in the environment the export job writes
+/// there (as deployed); else, when dev/setup.sh installed the emulator, it is started, the
+/// dataset, tables and views are created from `shared/bigquery/*.json` (what Terraform does)
+/// and the in-process export job is pointed at it; else nothing is exported and the rollups
+/// stay in PostgreSQL only. Answers the emulator to keep running and the line to print.
+pub async fn local_bigquery(
+    log_dir: &std::path::Path,
+    project: &str,
+) -> Result<(Option<crate::services::BigQueryEmulator>, String)> {
+    use olympus::analytics::export;
+    if let Some(target) = export::from_env(&Env::process()).map_err(|e| anyhow!("{e}"))? {
+        return Ok((
+            None,
+            format!(
+                "dataset {}.{} (BIGQUERY_* environment): export-bigquery writes there hourly",
+                target.project(),
+                target.dataset()
+            ),
+        ));
+    }
+    let Some(install) = crate::services::bigquery_emulator_install() else {
+        return Ok((
+            None,
+            "not configured (no BIGQUERY_DATASET, emulator not installed): the rollups stay in \
+             PostgreSQL only"
+                .to_owned(),
+        ));
+    };
+    let emulator = crate::services::BigQueryEmulator::start(&install, log_dir, project)?;
+    let target = export::BigQuery::anonymous(&emulator.endpoint, project, LOCAL_BIGQUERY_DATASET);
+    let specs = export::specs().map_err(|e| anyhow!("{e}"))?;
+    target
+        .provision(&specs)
+        .await
+        .map_err(|e| anyhow!("provisioning the BigQuery emulator: {}", e.cause_chain()))?;
+    export::set_local_target(target);
+    let line = format!(
+        "emulator at {} (pid {}), dataset {project}.{LOCAL_BIGQUERY_DATASET}: export-bigquery \
+         writes there hourly (POST /jobs/export-bigquery to run it now)",
+        emulator.endpoint,
+        emulator.pid()
+    );
+    Ok((Some(emulator), line))
+}

@@ -345,3 +345,149 @@ impl Drop for Emulator {
         self.stop();
     }
 }
+
+/// The BigQuery emulator's install (dev/setup.sh): `bqemulator` in a project-local venv and
+/// the HOME whose DuckDB extension directory holds the spatial extension it loads at start.
+#[derive(Debug, Clone)]
+pub struct BigQueryInstall {
+    pub launcher: PathBuf,
+    pub home: PathBuf,
+}
+
+/// Where dev/setup.sh installs the BigQuery emulator, relative to the workspace root.
+pub const BIGQUERY_EMULATOR_DIR: &str = ".dev/bigquery-emulator";
+
+/// The BigQuery emulator, when dev/setup.sh installed it.
+pub fn bigquery_emulator_install() -> Option<BigQueryInstall> {
+    let dir = crate::topology::workspace_root().join(BIGQUERY_EMULATOR_DIR);
+    let launcher = dir.join("venv/bin/bqemulator");
+    launcher.exists().then(|| BigQueryInstall {
+        launcher,
+        home: dir.join("home"),
+    })
+}
+
+/// A running BigQuery emulator (bqemulator: BigQuery's REST API over DuckDB, in memory).
+/// Killed, with its process group, when dropped.
+#[derive(Debug)]
+pub struct BigQueryEmulator {
+    child: std::process::Child,
+    /// `http://127.0.0.1:PORT`: the REST root (`/bigquery/v2/...`).
+    pub endpoint: String,
+    pub project: String,
+}
+
+impl BigQueryEmulator {
+    /// Starts the emulator on a free port for `project` and waits until its REST API answers
+    /// (about 3 s: DuckDB and the spatial extension load first).
+    pub fn start(install: &BigQueryInstall, log_dir: &Path, project: &str) -> Result<Self> {
+        use std::os::unix::process::CommandExt as _;
+        std::fs::create_dir_all(log_dir)?;
+        let port = free_port()?;
+        let log_path = log_dir.join("bigquery-emulator.log");
+        let log = std::fs::File::create(&log_path)?;
+        let child = Command::new(&install.launcher)
+            .args(["start", "--rest-host", "127.0.0.1", "--rest-port"])
+            .arg(port.to_string())
+            // Its Storage Read/Write gRPC API is not used; port 0 keeps it off our ports.
+            .args([
+                "--grpc-host",
+                "127.0.0.1",
+                "--grpc-port",
+                "0",
+                "--ephemeral",
+            ])
+            .args(["--project", project, "--log-level", "warning"])
+            .env("HOME", &install.home)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .with_context(|| format!("cannot start {}", install.launcher.display()))?;
+        let mut emulator = Self {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+            project: project.to_owned(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            if let Ok(Some(status)) = emulator.child.try_wait() {
+                bail!(
+                    "the BigQuery emulator exited ({status}); see {}",
+                    log_path.display()
+                );
+            }
+            if Instant::now() > deadline {
+                emulator.stop();
+                bail!("the BigQuery emulator did not open port {port} within 60 s");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(emulator)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Kills the emulator's process group.
+    pub fn stop(&mut self) {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &group])
+            .stderr(Stdio::null())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for BigQueryEmulator {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The variable `dev with-services` passes the BigQuery emulator's endpoint in.
+pub const TEST_BIGQUERY_ENDPOINT_VAR: &str = "OLYMPUS_TEST_BIGQUERY_ENDPOINT";
+
+/// The project the test emulator answers for (each test uses a dataset of its own in it).
+pub const TEST_BIGQUERY_PROJECT: &str = "olympus-test";
+
+/// The BigQuery emulator of `dev with-services`: started when installed; when not, a warning
+/// with `OLYMPUS_ALLOW_NO_EMULATOR` set (its tests then skip), else an error saying how.
+pub fn start_test_bigquery(log_dir: &Path) -> Result<Option<BigQueryEmulator>> {
+    match bigquery_emulator_install() {
+        Some(install) => Ok(Some(BigQueryEmulator::start(
+            &install,
+            log_dir,
+            TEST_BIGQUERY_PROJECT,
+        )?)),
+        None if std::env::var_os("OLYMPUS_ALLOW_NO_EMULATOR").is_some() => {
+            eprintln!("warning: no BigQuery emulator: the export tests against it will be skipped");
+            Ok(None)
+        }
+        None => bail!(
+            "the BigQuery emulator is not installed: run `bash dev/setup.sh` (it installs \
+             bqemulator into {BIGQUERY_EMULATOR_DIR}), or set OLYMPUS_ALLOW_NO_EMULATOR=1 to skip \
+             the tests that need it"
+        ),
+    }
+}

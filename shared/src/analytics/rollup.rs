@@ -50,7 +50,7 @@ pub const CHUNK_DAYS: usize = 200;
 /// `pg_stat_activity` cannot show: sessions of other roles (their `xact_start` is hidden from
 /// the app role; every function connects as the app role, so they are the owner's migrations).
 /// Recomputing a few minutes of days again is cheap; skipping a row is wrong.
-const SAFE_WATERMARK: &str = "SELECT least(
+pub(crate) const SAFE_WATERMARK: &str = "SELECT least(
         statement_timestamp() - $1::text::interval,
         (SELECT min(xact_start) FROM pg_stat_activity
          WHERE datname = current_database() AND pid <> pg_backend_pid()

@@ -1,1 +1,0 @@
-//! Issue 6, being built.
