@@ -60,6 +60,9 @@ locals {
     PUBLIC_APP_URL       = var.public_app_url
     DATABASE_POOL_SIZE   = tostring(var.database_pool_size)
     RUST_LOG             = var.log_level
+    # The dataset export-bigquery writes to (terraform/bigquery.tf); the other functions
+    # ignore it.
+    BIGQUERY_DATASET = var.bigquery_dataset
   }
   http_env = merge(local.common_env, {
     CORS_ALLOWED_ORIGINS = join(",", var.cors_allowed_origins)

@@ -636,6 +636,11 @@ const API_KEY_SCOPES: &[&str] = &[
     "customers:write",
 ];
 
+/// What the printed analytics key may do: read the reports, nothing else.
+const ANALYTICS_KEY_SCOPES: &[&str] = &["analytics:read"];
+/// The jobs the seed runs at its end (the reports read what they build).
+const ANALYTICS_JOBS: &[&str] = &["rollup-sales", "build-recommendations"];
+
 const CANCEL_REASONS: &[&str] = &[
     "Guest changed their mind",
     "Kitchen ran out",
@@ -1649,6 +1654,8 @@ pub struct Summary {
     /// The Downtown regular with the most orders: (id, name).
     pub top_customer: Option<(Uuid, String)>,
     pub api_key: String,
+    /// An API key that reads the analytics (`analytics:read` only).
+    pub analytics_key: String,
     /// Shell variables of the README's quick tour: (name, value).
     pub tour: Vec<(&'static str, String)>,
     pub tally: Tally,
@@ -1701,6 +1708,8 @@ struct Counters {
 #[derive(Debug)]
 struct Catalog {
     categories: Vec<Uuid>,
+    /// Per product, in [`PRODUCTS`] order.
+    products: Vec<Uuid>,
     /// Per product, per variant.
     variants: Vec<Vec<Uuid>>,
     /// Per group, per modifier.
@@ -1874,6 +1883,22 @@ pub async fn seed(options: &Options) -> Result<Summary> {
         .await?["key"],
     )?;
 
+    let analytics_key = text(
+        &api.post_once(
+            "/v1/api-keys",
+            Some(&token),
+            &json!({"name": "Demo analytics", "scopes": ANALYTICS_KEY_SCOPES}),
+        )
+        .await?["key"],
+    )?;
+    // The analytics endpoints answer from the rollups and the co-purchase pairs: build them
+    // now rather than at the jobs' next tick, so the tour's figures are there at once.
+    for job in ANALYTICS_JOBS {
+        api.post_once(&format!("/jobs/{job}"), None, &json!({}))
+            .await
+            .with_context(|| format!("running {job} after the seed"))?;
+    }
+
     let regulars = regulars();
     let top_customer = (0..REGULARS)
         .max_by_key(|&c| {
@@ -1886,6 +1911,17 @@ pub async fn seed(options: &Options) -> Result<Summary> {
             (paid, REGULARS - c)
         })
         .map(|c| (customers[c], regulars[c].name.clone()));
+    // A regular of middling habits, who has not tried everything: the tour asks what to
+    // recommend them (the top regular has bought the whole menu).
+    let paid_orders = |c: usize| {
+        plan.orders
+            .iter()
+            .filter(|o| o.customer == Some(c) && matches!(o.outcome, Outcome::Paid { .. }))
+            .count()
+    };
+    let mut by_habit: Vec<usize> = (0..REGULARS).collect();
+    by_habit.sort_by_key(|&c| (paid_orders(c), c));
+    let middling_regular = by_habit.get(REGULARS / 2).map(|&c| customers[c]);
     let tally = Tally {
         orders: plan.orders.len(),
         paid: plan
@@ -1922,6 +1958,13 @@ pub async fn seed(options: &Options) -> Result<Summary> {
             .map(|p| catalog.variants[p][v].to_string())
             .unwrap_or_default()
     };
+    let product = |sku: &str| {
+        PRODUCTS
+            .iter()
+            .position(|p| p.sku == sku)
+            .map(|p| catalog.products[p].to_string())
+            .unwrap_or_default()
+    };
     let modifier = |group: &str, name: &str| {
         GROUPS
             .iter()
@@ -1935,6 +1978,7 @@ pub async fn seed(options: &Options) -> Result<Summary> {
     let tour = vec![
         ("OLY", options.base_url.clone()),
         ("KEY", api_key.clone()),
+        ("ANALYTICS_KEY", analytics_key.clone()),
         ("DOWNTOWN", locations[0].id.to_string()),
         ("HARBOUR", locations[1].id.to_string()),
         ("DOWNTOWN_TILL", locations[0].till.to_string()),
@@ -1947,6 +1991,8 @@ pub async fn seed(options: &Options) -> Result<Summary> {
                 .unwrap_or_default(),
         ),
         ("BURGER", variant("BURGER", 0)),
+        ("BURGER_PRODUCT", product("BURGER")),
+        ("LAGER", variant("LAGER", 0)),
         ("MEDIUM", modifier("Cooking", "Medium")),
         ("BACON", modifier("Burger extras", "Bacon")),
         ("FRIES", variant("FRIES", 0)),
@@ -1957,6 +2003,12 @@ pub async fn seed(options: &Options) -> Result<Summary> {
             top_customer
                 .as_ref()
                 .map(|(id, _)| id.to_string())
+                .unwrap_or_default(),
+        ),
+        (
+            "REGULAR",
+            middling_regular
+                .map(|id| id.to_string())
                 .unwrap_or_default(),
         ),
     ];
@@ -1974,6 +2026,7 @@ pub async fn seed(options: &Options) -> Result<Summary> {
         customers,
         top_customer,
         api_key,
+        analytics_key,
         tour,
         tally,
         weeks: options.weeks,
@@ -2113,6 +2166,7 @@ async fn catalog(api: &Api, owner: &Session, locations: &[Uuid]) -> Result<Catal
         );
     }
     let mut variants = Vec::with_capacity(PRODUCTS.len());
+    let mut products = Vec::with_capacity(PRODUCTS.len());
     for spec in PRODUCTS {
         let mut body = json!({
             "name": spec.name,
@@ -2138,6 +2192,7 @@ async fn catalog(api: &Api, owner: &Session, locations: &[Uuid]) -> Result<Catal
                 .collect();
         }
         let answer = api.post("/v1/products", &token, Some(&body)).await?;
+        products.push(id(&answer)?);
         let made = answer["variants"]
             .as_array()
             .context("no variants in the product")?;
@@ -2167,6 +2222,7 @@ async fn catalog(api: &Api, owner: &Session, locations: &[Uuid]) -> Result<Catal
     .await?;
     Ok(Catalog {
         categories,
+        products,
         variants,
         modifiers,
     })
@@ -2667,6 +2723,7 @@ impl Summary {
             println!("  top regular {name} {id} (points arrive as sales.order.paid is delivered)");
         }
         println!("  api key     {}", self.api_key);
+        println!("  analytics   {} (analytics:read)", self.analytics_key);
         println!("  try it (the README's quick tour):");
         let vars: Vec<String> = self.tour.iter().map(|(n, v)| format!("{n}={v}")).collect();
         println!("    export {}", vars.join(" "));

@@ -83,6 +83,9 @@ async fn sign_up_creates_the_tenant_its_owner_and_tokens_that_read_it() {
     assert_eq!(signup["location"]["name"], "Main");
     assert_eq!(signup["location"]["time_zone"], "Europe/Paris");
     assert_eq!(signup["location"]["currency"], "EUR");
+    // The same view as `GET /v1/locations/{id}`: the business day starts at midnight.
+    assert_eq!(signup["location"]["day_cutoff"], "00:00");
+    assert_eq!(signup["location"]["active"], true);
     let location: Uuid = signup["location"]["id"].as_str().unwrap().parse().unwrap();
     assert_eq!(signup["tokens"]["token_type"], "Bearer");
     assert!(signup["tokens"]["expires_in"].as_i64().unwrap() > 0);

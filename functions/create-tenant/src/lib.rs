@@ -24,6 +24,7 @@ use olympus::db::{self, Transaction};
 use olympus::events::identity::TenantCreated;
 use olympus::events::{Event, Outbox};
 use olympus::http::{ClientInfo, Json};
+use olympus::locations::{self, LocationView};
 use olympus::plans::Plan;
 use olympus::{AppState, Error, Function};
 use serde::{Deserialize, Serialize};
@@ -167,14 +168,6 @@ struct UserView {
     name: String,
 }
 
-#[derive(Debug, Serialize)]
-struct LocationView {
-    id: Uuid,
-    name: String,
-    time_zone: String,
-    currency: String,
-}
-
 fn slug_taken(slug: &str) -> Error {
     Error::conflict(
         "slug_taken",
@@ -219,18 +212,26 @@ async fn create_tenant(
     let tx = db::tenant_tx(&mut conn, tenant).await?;
 
     let view = insert_tenant(&tx, tenant, &signup).await?;
-    tx.execute(
-        "INSERT INTO platform.locations (id, tenant_id, name, time_zone, currency)
-         VALUES ($1, $2, $3, $4, $5)",
-        &[
-            &location,
-            &tenant,
-            &signup.location_name,
-            &signup.location_time_zone,
-            &signup.location_currency,
-        ],
-    )
-    .await?;
+    // The location as every other endpoint shows it (day cutoff, hours, ...), from the row.
+    let location_row = tx
+        .query_one(
+            format!(
+                "INSERT INTO platform.locations (id, tenant_id, name, time_zone, currency)
+                 VALUES ($1, $2, $3, $4, $5)
+                 RETURNING {}",
+                locations::COLUMNS
+            )
+            .as_str(),
+            &[
+                &location,
+                &tenant,
+                &signup.location_name,
+                &signup.location_time_zone,
+                &signup.location_currency,
+            ],
+        )
+        .await?;
+    let location_view = LocationView::from_row(&location_row)?;
     let owner_role = insert_builtin_roles(&tx, tenant).await?;
     tx.execute(
         "INSERT INTO auth.users (id, tenant_id, email, name, password_hash, status)
@@ -300,12 +301,7 @@ async fn create_tenant(
             email: signup.owner_email,
             name: signup.owner_name,
         },
-        location: LocationView {
-            id: location,
-            name: signup.location_name,
-            time_zone: signup.location_time_zone,
-            currency: signup.location_currency,
-        },
+        location: location_view,
         tokens,
     };
     Ok((
