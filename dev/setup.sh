@@ -56,7 +56,9 @@ if [ ! -x "$BQ_DIR/venv/bin/bqemulator" ] || [ ! -f "$BQ_DIR/installed" ] || [ "
   if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
       echo "setup: installing python3-venv"
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+      export DEBIAN_FRONTEND=noninteractive
+      apt-get update -qq >/dev/null
+      apt-get install -y -qq python3-venv >/dev/null
     else
       echo "setup: please install python3-venv for the BigQuery emulator (sudo apt-get install python3-venv)"
     fi
