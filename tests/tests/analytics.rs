@@ -9,6 +9,7 @@
 use crate::common;
 
 use chrono::NaiveDate;
+use common::api;
 use common::sales::{json_of, post, stocked};
 use common::{TestPlatform, problem, sign_up};
 use serde_json::{Value, json};
@@ -178,15 +179,7 @@ struct Shop {
 
 async fn shop(platform: &TestPlatform, slug: &str) -> Shop {
     let owner = sign_up(platform, slug).await;
-    platform
-        .admin()
-        .await
-        .execute(
-            "UPDATE platform.tenants SET plan = 'pro' WHERE id = $1",
-            &[&owner.tenant],
-        )
-        .await
-        .unwrap();
+    api::upgrade_to_pro(platform, owner.tenant).await;
     let new_york = json_of(
         post(
             platform,

@@ -9,6 +9,7 @@
 
 use crate::common;
 
+use common::api;
 use common::sales::{json_of, post};
 use common::{TestPlatform, problem, sign_up_with, signup_body};
 use olympus::analytics::ask::{Answer, ask};
@@ -35,15 +36,7 @@ async fn shop(platform: &TestPlatform, slug: &str) -> Shop {
     body["currency"] = json!("GBP");
     body["time_zone"] = json!("Europe/London");
     let owner = sign_up_with(platform, &body).await;
-    platform
-        .admin()
-        .await
-        .execute(
-            "UPDATE platform.tenants SET plan = 'pro' WHERE id = $1",
-            &[&owner.tenant],
-        )
-        .await
-        .unwrap();
+    api::upgrade_to_pro(platform, owner.tenant).await;
     json_of(
         platform
             .request(
@@ -76,17 +69,7 @@ async fn shop(platform: &TestPlatform, slug: &str) -> Shop {
         .unwrap();
     let mut variants = Vec::new();
     for (name, price) in [("Pie", 500), ("Tea", 350), ("Cake", 400)] {
-        let product = json_of(
-            post(
-                platform,
-                &owner.token,
-                "/v1/products",
-                &json!({"name": name, "price_minor": price, "track_inventory": false}),
-            )
-            .await,
-            201,
-        )
-        .await;
+        let product = api::untracked_product(platform, &owner.token, name, price).await;
         variants.push(product["variants"][0]["id"].as_str().unwrap().to_owned());
     }
     let cake = variants.pop().unwrap();

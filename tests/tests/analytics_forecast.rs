@@ -8,7 +8,7 @@
 use crate::common;
 
 use chrono::{Datelike, Days, NaiveDate, NaiveTime, Utc};
-use common::api::{json_of, post, send};
+use common::api::{self, json_of, post, send};
 use common::sales::stocked;
 use common::{Owner, TestPlatform, problem, sign_up};
 use reqwest::Method;
@@ -63,17 +63,7 @@ async fn sell(
 
 /// An untracked product at `price`; its variant id.
 async fn product(platform: &TestPlatform, owner: &Owner, name: &str, price: i64) -> String {
-    let product = json_of(
-        post(
-            platform,
-            &owner.token,
-            "/v1/products",
-            &json!({"name": name, "price_minor": price, "track_inventory": false}),
-        )
-        .await,
-        201,
-    )
-    .await;
+    let product = api::untracked_product(platform, &owner.token, name, price).await;
     product["variants"][0]["id"].as_str().unwrap().to_owned()
 }
 

@@ -14,7 +14,7 @@ use chrono::{NaiveDate, TimeDelta, Utc};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::common::api::{get, id, json_of, post, send, text};
+use crate::common::api::{self, get, id, json_of, post, send, text};
 use crate::common::{Owner, TestPlatform, eventually, problem, sign_up};
 
 const SEGMENTS: &str = "/v1/analytics/customers/segments";
@@ -27,15 +27,7 @@ async fn shop(
     prices: &[(&str, i64)],
 ) -> (Owner, Uuid, Vec<(Uuid, String)>) {
     let owner = sign_up(platform, slug).await;
-    platform
-        .admin()
-        .await
-        .execute(
-            "UPDATE platform.tenants SET plan = 'pro' WHERE id = $1",
-            &[&owner.tenant],
-        )
-        .await
-        .unwrap();
+    api::upgrade_to_pro(platform, owner.tenant).await;
     let usd = id(&json_of(
         post(
             platform,
@@ -49,17 +41,7 @@ async fn shop(
     .await);
     let mut products = Vec::new();
     for (name, price) in prices {
-        let product = json_of(
-            post(
-                platform,
-                &owner.token,
-                "/v1/products",
-                &json!({"name": name, "price_minor": price, "track_inventory": false}),
-            )
-            .await,
-            201,
-        )
-        .await;
+        let product = api::untracked_product(platform, &owner.token, name, *price).await;
         products.push((id(&product), text(&product["variants"][0]["id"])));
     }
     (owner, usd, products)

@@ -85,3 +85,28 @@ pub async fn events(platform: &TestPlatform, tenant: Uuid, event_type: &str) -> 
         .unwrap()
         .get(0)
 }
+
+/// An untracked product of one variant at `price_minor`, as `POST /v1/products` answers it.
+pub async fn untracked_product(
+    platform: &TestPlatform,
+    token: &str,
+    name: &str,
+    price_minor: i64,
+) -> Value {
+    let body =
+        serde_json::json!({"name": name, "price_minor": price_minor, "track_inventory": false});
+    json_of(post(platform, token, "/v1/products", &body).await, 201).await
+}
+
+/// Moves `tenant` to the `pro` plan (several locations), as a superuser.
+pub async fn upgrade_to_pro(platform: &TestPlatform, tenant: Uuid) {
+    platform
+        .admin()
+        .await
+        .execute(
+            "UPDATE platform.tenants SET plan = 'pro' WHERE id = $1",
+            &[&tenant],
+        )
+        .await
+        .unwrap();
+}
