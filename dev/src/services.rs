@@ -266,7 +266,7 @@ pub fn emulator_launcher() -> Option<PathBuf> {
 /// A running Pub/Sub emulator (a JVM). Killed, with its whole process group, when dropped.
 #[derive(Debug)]
 pub struct Emulator {
-    child: std::process::Child,
+    child: Group,
     pub host: String,
 }
 
@@ -288,61 +288,24 @@ impl Emulator {
             .spawn()
             .with_context(|| format!("cannot start {}", launcher.display()))?;
         let mut emulator = Self {
-            child,
+            child: Group(child),
             host: format!("127.0.0.1:{port}"),
         };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                break;
-            }
-            if let Ok(Some(status)) = emulator.child.try_wait() {
-                bail!(
-                    "the Pub/Sub emulator exited ({status}); see {}",
-                    log_dir.join("pubsub-emulator.log").display()
-                );
-            }
-            if Instant::now() > deadline {
-                emulator.stop();
-                bail!("the Pub/Sub emulator did not open port {port} within 60 s");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        emulator.child.wait_until_listening(
+            port,
+            "the Pub/Sub emulator",
+            &log_dir.join("pubsub-emulator.log"),
+        )?;
         Ok(emulator)
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.child.0.id()
     }
 
     /// Kills the emulator's process group.
     pub fn stop(&mut self) {
-        if let Ok(Some(_)) = self.child.try_wait() {
-            return;
-        }
-        let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill")
-            .args(["-TERM", "--", &group])
-            .stderr(Stdio::null())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &group])
-            .stderr(Stdio::null())
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        self.stop();
+        self.child.stop();
     }
 }
 
@@ -371,7 +334,7 @@ pub fn bigquery_emulator_install() -> Option<BigQueryInstall> {
 /// Killed, with its process group, when dropped.
 #[derive(Debug)]
 pub struct BigQueryEmulator {
-    child: std::process::Child,
+    child: Group,
     /// `http://127.0.0.1:PORT`: the REST root (`/bigquery/v2/...`).
     pub endpoint: String,
     pub project: String,
@@ -406,62 +369,23 @@ impl BigQueryEmulator {
             .spawn()
             .with_context(|| format!("cannot start {}", install.launcher.display()))?;
         let mut emulator = Self {
-            child,
+            child: Group(child),
             endpoint: format!("http://127.0.0.1:{port}"),
             project: project.to_owned(),
         };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                break;
-            }
-            if let Ok(Some(status)) = emulator.child.try_wait() {
-                bail!(
-                    "the BigQuery emulator exited ({status}); see {}",
-                    log_path.display()
-                );
-            }
-            if Instant::now() > deadline {
-                emulator.stop();
-                bail!("the BigQuery emulator did not open port {port} within 60 s");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        emulator
+            .child
+            .wait_until_listening(port, "the BigQuery emulator", &log_path)?;
         Ok(emulator)
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.child.0.id()
     }
 
     /// Kills the emulator's process group.
     pub fn stop(&mut self) {
-        if let Ok(Some(_)) = self.child.try_wait() {
-            return;
-        }
-        let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill")
-            .args(["-TERM", "--", &group])
-            .stderr(Stdio::null())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &group])
-            .stderr(Stdio::null())
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for BigQueryEmulator {
-    fn drop(&mut self) {
-        self.stop();
+        self.child.stop();
     }
 }
 
@@ -489,5 +413,60 @@ pub fn start_test_bigquery(log_dir: &Path) -> Result<Option<BigQueryEmulator>> {
              bqemulator into {BIGQUERY_EMULATOR_DIR}), or set OLYMPUS_ALLOW_NO_EMULATOR=1 to skip \
              the tests that need it"
         ),
+    }
+}
+
+/// An emulator's process, started in its own process group (its launcher starts a JVM or a
+/// Python server beneath it): stopped, group and all, when dropped.
+#[derive(Debug)]
+struct Group(std::process::Child);
+
+impl Group {
+    /// Waits up to 60 s for `port` to accept connections; `what` names the process in errors.
+    fn wait_until_listening(&mut self, port: u16, what: &str, log: &Path) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Ok(());
+            }
+            if let Ok(Some(status)) = self.0.try_wait() {
+                bail!("{what} exited ({status}); see {}", log.display());
+            }
+            if Instant::now() > deadline {
+                self.stop();
+                bail!("{what} did not open port {port} within 60 s");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Stops the group: TERM, up to 5 s of grace, then KILL.
+    fn stop(&mut self) {
+        if let Ok(Some(_)) = self.0.try_wait() {
+            return;
+        }
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &group])
+            .stderr(Stdio::null())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
